@@ -1,0 +1,1 @@
+//! `mdz-callback`: the one dynamic endpoint of MiraDigitalZen Publisher.
