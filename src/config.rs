@@ -496,7 +496,7 @@ scopes = ["user.info.basic", "video.upload"]
     fn video_publish_is_refused_at_the_scopes_line() {
         let text = GOOD.replace("\"video.upload\"]", "\"video.upload\", \"video.publish\"]");
         let e = parse(&text, &[]).unwrap_err().to_string();
-        assert!(e.starts_with("config.toml:9:1:"), "{e}");
+        assert!(e.starts_with("config.toml:8:1:"), "{e}");
         assert!(e.contains("video.publish"), "{e}");
     }
 
