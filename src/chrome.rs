@@ -19,11 +19,26 @@ pub struct NavItem {
 
 /// Every page links these; reviewers must see Privacy and Terms without opening a menu.
 pub const NAV: [NavItem; 5] = [
-    NavItem { label: "Home", href: "/" },
-    NavItem { label: "Privacy", href: "/privacy/" },
-    NavItem { label: "Terms", href: "/terms/" },
-    NavItem { label: "Support", href: "/support/" },
-    NavItem { label: "Glossary", href: "/glossary/" },
+    NavItem {
+        label: "Home",
+        href: "/",
+    },
+    NavItem {
+        label: "Privacy",
+        href: "/privacy/",
+    },
+    NavItem {
+        label: "Terms",
+        href: "/terms/",
+    },
+    NavItem {
+        label: "Support",
+        href: "/support/",
+    },
+    NavItem {
+        label: "Glossary",
+        href: "/glossary/",
+    },
 ];
 
 /// The CSP source allowing exactly `css` as an inline stylesheet, e.g. `'sha256-…'`, so pages

@@ -413,7 +413,9 @@ fn env_value(var: &str, value: &str, kind: Kind) -> Result<toml::Value, ConfigEr
     };
     Ok(match kind {
         Kind::Text => toml::Value::String(value.into()),
-        Kind::Integer => toml::Value::Integer(value.trim().parse().map_err(|_| bad("a whole number"))?),
+        Kind::Integer => {
+            toml::Value::Integer(value.trim().parse().map_err(|_| bad("a whole number"))?)
+        }
         Kind::List => toml::Value::Array(
             value
                 .split(',')
@@ -434,7 +436,7 @@ fn env_value(var: &str, value: &str, kind: Kind) -> Result<toml::Value, ConfigEr
 /// Where `key` of `[section]` is written, so a value that parses but makes no sense is still
 /// reported at its line. Falls back to the top of the file when the key is absent (a default or
 /// an environment override was used).
-fn locate_key(text: &str, section: &str, key: &str) -> (usize, usize) {
+pub(crate) fn locate_key(text: &str, section: &str, key: &str) -> (usize, usize) {
     let mut current = String::new();
     for (i, line) in text.lines().enumerate() {
         let t = line.trim_start();
@@ -481,7 +483,10 @@ scopes = ["user.info.basic", "video.upload"]
         assert_eq!(c.site.base_url, "https://example.com/");
         assert_eq!(c.callback.rate_limit, 60);
         assert_eq!(c.tiktok.pkce_challenge, PkceChallenge::Hex);
-        assert_eq!(c.redirect_uri(), "http://127.0.0.1:8787/auth/tiktok/callback");
+        assert_eq!(
+            c.redirect_uri(),
+            "http://127.0.0.1:8787/auth/tiktok/callback"
+        );
     }
 
     #[test]
@@ -531,6 +536,9 @@ scopes = ["user.info.basic", "video.upload"]
         let e = parse(&text, &[]).unwrap_err().to_string();
         assert!(e.contains("public_url"), "{e}");
         let text = format!("{GOOD}\n[callback]\npublic_url = \"http://localhost:8787/\"\n");
-        assert_eq!(parse(&text, &[]).unwrap().callback.public_url, "http://localhost:8787");
+        assert_eq!(
+            parse(&text, &[]).unwrap().callback.public_url,
+            "http://localhost:8787"
+        );
     }
 }

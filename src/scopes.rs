@@ -57,7 +57,10 @@ mod tests {
     fn publish_missing_extra_and_duplicates_are_named() {
         let p = problems(&v(&["user.info.basic", "video.publish"]));
         assert!(p.iter().any(|m| m.contains("video.publish")), "{p:?}");
-        assert!(p.iter().any(|m| m.contains("`video.upload` is missing")), "{p:?}");
+        assert!(
+            p.iter().any(|m| m.contains("`video.upload` is missing")),
+            "{p:?}"
+        );
         let p = problems(&v(&["user.info.basic", "video.upload", "user.info.stats"]));
         assert!(p.iter().any(|m| m.contains("user.info.stats")), "{p:?}");
         let p = problems(&v(&["user.info.basic", "video.upload", "video.upload"]));

@@ -1,0 +1,230 @@
+//! Tera: loading the editable templates (every problem named by template and line) and
+//! rendering pages and the plain-text files a site needs.
+
+use std::path::Path;
+
+use serde::Serialize;
+use tera::{Context, Tera};
+
+use super::error::{Problems, SiteError};
+use crate::chrome::{NAV, NavItem};
+use crate::config::Config;
+
+pub struct Templates {
+    tera: Tera,
+    pub style: String,
+}
+
+#[derive(Serialize)]
+pub struct SiteCtx<'a> {
+    pub title: &'a str,
+    pub language: &'a str,
+    pub contact: &'a str,
+    pub base_url: &'a str,
+}
+
+impl<'a> SiteCtx<'a> {
+    pub fn new(config: &'a Config) -> Self {
+        SiteCtx {
+            title: &config.site.title,
+            language: &config.site.language,
+            contact: &config.site.contact,
+            base_url: &config.site.base_url,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct PageCtx<'a> {
+    pub title: &'a str,
+    pub description: &'a str,
+    pub updated: String,
+    /// Canonical absolute URL; empty for the 404 page, which has none.
+    pub permalink: String,
+    pub path: &'a str,
+    pub content: &'a str,
+    pub headings: Vec<HeadingCtx<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct HeadingCtx<'a> {
+    pub level: u8,
+    pub id: &'a str,
+    pub text: &'a str,
+}
+
+impl Templates {
+    /// Reads `templates/*.html` (the callback's own templates in subfolders are not the site's)
+    /// and `templates/style.css`.
+    pub fn load(root: &Path) -> Result<Templates, Problems> {
+        let dir = root.join("templates");
+        let mut problems = Problems::default();
+        let mut sources = Vec::new();
+        let entries = std::fs::read_dir(&dir).map_err(|e| {
+            SiteError::file(
+                "templates",
+                format!("cannot read the templates folder: {e}"),
+                "restore templates/ from git, or pass --root",
+            )
+        })?;
+        let mut names: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        names.sort();
+        for path in names {
+            if path.extension().and_then(|e| e.to_str()) != Some("html") || !path.is_file() {
+                continue;
+            }
+            let name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            match std::fs::read_to_string(&path) {
+                Ok(text) => sources.push((name, text)),
+                Err(e) => problems.push(SiteError::file(
+                    format!("templates/{name}"),
+                    format!("cannot read: {e}"),
+                    "save the template as UTF-8 text",
+                )),
+            }
+        }
+        let style = std::fs::read_to_string(dir.join("style.css")).map_err(|e| {
+            SiteError::file(
+                "templates/style.css",
+                format!("cannot read: {e}"),
+                "restore templates/style.css from git",
+            )
+        });
+        let style = match style {
+            Ok(s) => s,
+            Err(e) => {
+                problems.push(e);
+                String::new()
+            }
+        };
+        let mut tera = Tera::default();
+        tera.autoescape_on(vec![".html"]);
+        // Templates are added one by one so a parse error names its file; inheritance is
+        // resolved afterwards, when all are known.
+        for (name, text) in &sources {
+            if let Err(e) = tera::Template::new(name, None, text) {
+                problems.push(template_error(name, &e));
+            }
+        }
+        if problems.is_empty() {
+            if let Err(e) =
+                tera.add_raw_templates(sources.iter().map(|(n, t)| (n.as_str(), t.as_str())))
+            {
+                problems.push(template_error("(inheritance)", &e));
+            }
+        }
+        problems.into_result(Templates { tera, style })
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.tera.get_template_names().any(|n| n == name)
+    }
+
+    pub fn render(
+        &self,
+        template: &str,
+        site: &SiteCtx<'_>,
+        page: &PageCtx<'_>,
+        extra: &[(&str, &dyn erased::Value)],
+    ) -> Result<String, SiteError> {
+        let mut ctx = Context::new();
+        ctx.insert("site", site);
+        ctx.insert("page", page);
+        ctx.insert("nav", &NAV as &[NavItem]);
+        ctx.insert("style", &self.style);
+        for (k, v) in extra {
+            v.insert_into(&mut ctx, k);
+        }
+        self.tera
+            .render(template, &ctx)
+            .map_err(|e| template_error(template, &e))
+    }
+}
+
+/// Lets callers pass differently typed extra values without boxing `serde_json` by hand.
+pub mod erased {
+    pub trait Value {
+        fn insert_into(&self, ctx: &mut tera::Context, key: &str);
+    }
+    impl<T: serde::Serialize> Value for T {
+        fn insert_into(&self, ctx: &mut tera::Context, key: &str) {
+            ctx.insert(key, self);
+        }
+    }
+}
+
+/// Tera's error chain, flattened, with `--> line:col` turned into a `templates/x.html:line:col`
+/// prefix an editor can jump to.
+fn template_error(name: &str, e: &tera::Error) -> SiteError {
+    let mut parts = vec![e.to_string()];
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        parts.push(s.to_string());
+        source = s.source();
+    }
+    let message = parts.join(": ");
+    let position = message
+        .split("--> ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(|lc| lc.to_string());
+    let compact: String = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("-->") && *l != "|")
+        .collect::<Vec<_>>()
+        .join(" ");
+    let help = if message.contains("not found in context") {
+        "use a variable the generator provides (site, page, nav, style, glossary) or guard it with {% if %}"
+    } else if message.contains("not found") {
+        "check the template's name in front matter `template = …` or in {% extends %}/{% include %}"
+    } else {
+        "fix the template syntax; see https://keats.github.io/tera/docs/"
+    };
+    let template = match position {
+        Some(lc) => format!("{name}:{lc}"),
+        None => name.to_string(),
+    };
+    SiteError::Template {
+        template,
+        message: compact,
+        help: help.into(),
+    }
+}
+
+pub fn robots_txt(config: &Config) -> String {
+    format!(
+        "User-agent: *\nAllow: /\n\nSitemap: {}sitemap.xml\n",
+        config.site.base_url
+    )
+}
+
+/// RFC 9116. `Expires` comes from configuration so two builds of the same input are identical.
+pub fn security_txt(config: &Config) -> String {
+    format!(
+        "Contact: mailto:{contact}\nExpires: {expires}\nCanonical: {base}.well-known/security.txt\nPreferred-Languages: {lang}\n",
+        contact = config.site.contact,
+        expires = config.site.security_txt_expires,
+        base = config.site.base_url,
+        lang = config.site.language,
+    )
+}
+
+pub fn sitemap_xml(base_url: &str, entries: &[(String, String)]) -> String {
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+    );
+    for (url, lastmod) in entries {
+        let loc = format!("{}{}", base_url.trim_end_matches('/'), url);
+        out.push_str(&format!(
+            "<url><loc>{}</loc><lastmod>{lastmod}</lastmod></url>\n",
+            super::html::escape(&loc)
+        ));
+    }
+    out.push_str("</urlset>\n");
+    out
+}
