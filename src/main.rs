@@ -33,6 +33,17 @@ enum Command {
         #[arg(long, default_value = ".")]
         root: PathBuf,
     },
+    /// Build, serve on 127.0.0.1 and rebuild with live reload while you edit.
+    Serve {
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        /// Output folder kept in step with what is served; default ROOT/public.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Port on 127.0.0.1 (0 picks a free one).
+        #[arg(long, default_value_t = 1111)]
+        port: u16,
+    },
 }
 
 fn main() -> ExitCode {
@@ -53,6 +64,17 @@ fn main() -> ExitCode {
                 Err(problems) => {
                     eprintln!("{problems}");
                     eprintln!("nothing was written; {} is unchanged", out.display());
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Serve { root, out, port } => {
+            let out = out.unwrap_or_else(|| root.join("public"));
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            match site::serve::serve(site::serve::Options { root, out, addr }) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: mdz serve: {e}\n  help: is port {port} free? try --port 0");
                     ExitCode::FAILURE
                 }
             }

@@ -320,7 +320,7 @@ fn two_builds_are_byte_identical_and_match_the_committed_public() {
     assert_eq!(tree(&first), tree(&second));
     let committed = tree(&repo().join("public"));
     let fresh = tree(&first);
-    let differ: Vec<_> = fresh
+    let differ: std::collections::BTreeSet<_> = fresh
         .keys()
         .chain(committed.keys())
         .filter(|k| fresh.get(*k) != committed.get(*k))

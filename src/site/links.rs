@@ -10,6 +10,7 @@ use super::html;
 pub fn check<'a>(
     pages: &[RenderedPage<'_>],
     extra_files: impl Iterator<Item = &'a str>,
+    broken_urls: &[String],
     problems: &mut Problems,
 ) {
     let mut targets: HashMap<String, HashSet<String>> = pages
@@ -30,6 +31,9 @@ pub fn check<'a>(
             } else {
                 path
             };
+            if broken_urls.iter().any(|u| u == path) {
+                continue;
+            }
             let location = p.page.location(link.offset);
             let Some(ids) = targets.get(path) else {
                 let suggestion =

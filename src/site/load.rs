@@ -22,7 +22,7 @@ pub struct FrontMatter {
     pub description: String,
     pub updated: Spanned<Datetime>,
     #[serde(default)]
-    pub template: Option<String>,
+    pub template: Option<Spanned<String>>,
     #[serde(default)]
     pub glossary: Vec<GlossaryEntry>,
 }
@@ -81,9 +81,10 @@ impl Page {
     }
 }
 
-/// Loads every `*.md` below `root/content`, in path order. Returns all pages that loaded and
-/// every problem met on the way.
-pub fn load_pages(root: &Path) -> (Vec<Page>, Problems) {
+/// Loads every `*.md` below `root/content`, in path order. Returns all pages that loaded, the
+/// URLs of those that did not (so links to them are not reported a second time), and every
+/// problem met on the way.
+pub fn load_pages(root: &Path) -> (Vec<Page>, Vec<String>, Problems) {
     let content = root.join("content");
     let mut problems = Problems::default();
     let mut pages = Vec::new();
@@ -96,8 +97,9 @@ pub fn load_pages(root: &Path) -> (Vec<Page>, Problems) {
                 content.display()
             ),
         ));
-        return (pages, problems);
+        return (pages, Vec::new(), problems);
     }
+    let mut failed = Vec::new();
     let walker = walkdir::WalkDir::new(&content)
         .follow_links(true)
         .sort_by_file_name();
@@ -130,7 +132,12 @@ pub fn load_pages(root: &Path) -> (Vec<Page>, Problems) {
         }
         match load_page(root, &content, path) {
             Ok(p) => pages.push(p),
-            Err(e) => problems.push(e),
+            Err(e) => {
+                problems.push(e);
+                if let Ok(rel) = path.strip_prefix(&content) {
+                    failed.push(url_for(&rel.to_string_lossy().replace('\\', "/")).0);
+                }
+            }
         }
     }
     let mut by_url: BTreeMap<&str, &Page> = BTreeMap::new();
@@ -147,14 +154,14 @@ pub fn load_pages(root: &Path) -> (Vec<Page>, Problems) {
             ));
         }
     }
-    if !pages.iter().any(|p| p.url == "/") && problems.is_empty() {
+    if !pages.iter().any(|p| p.url == "/") && !failed.iter().any(|u| u == "/") {
         problems.push(SiteError::file(
             "content/index.md",
             "there is no home page",
             "create content/index.md",
         ));
     }
-    (pages, problems)
+    (pages, failed, problems)
 }
 
 fn display_path(root: &Path, p: &Path) -> PathBuf {
@@ -174,8 +181,8 @@ fn load_page(root: &Path, content: &Path, path: &Path) -> Result<Page, SiteError
         return Err(SiteError::file(
             &source,
             format!(
-                "the page is {} MiB; pages may be at most {} MiB",
-                meta.len() / (1024 * 1024),
+                "the page is {:.1} MiB; pages may be at most {} MiB",
+                meta.len() as f64 / (1024.0 * 1024.0),
                 MAX_PAGE_BYTES / (1024 * 1024)
             ),
             "split it into several pages, or check that it is really Markdown",
@@ -236,6 +243,9 @@ fn load_page(root: &Path, content: &Path, path: &Path) -> Result<Page, SiteError
     let mut front = front;
     // Spans are relative to the front matter; make them relative to the file so later passes
     // (glossary duplicates) can report file lines without knowing about front matter.
+    if let Some(t) = &mut front.template {
+        shift(t, front_range.start);
+    }
     for g in &mut front.glossary {
         shift(&mut g.term, front_range.start);
         if let Some(a) = &mut g.abbr {

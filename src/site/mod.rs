@@ -11,6 +11,7 @@ pub mod load;
 pub mod markdown;
 pub mod policy;
 pub mod render;
+pub mod serve;
 pub mod write;
 
 use std::collections::BTreeMap;
@@ -32,6 +33,8 @@ pub struct Site {
     pub config: Config,
     pub pages: Vec<Page>,
     pub glossary: Glossary,
+    /// URLs of pages that failed to load (only in a lenient load, for `mdz check`).
+    pub broken_urls: Vec<String>,
     templates: Templates,
 }
 
@@ -50,7 +53,18 @@ pub struct Report {
 }
 
 impl Site {
+    /// Loads and validates everything; any problem stops here, before anything is rendered.
     pub fn load(root: &Path) -> Result<Site, Problems> {
+        match Site::load_lenient(root) {
+            (Some(site), problems) if problems.is_empty() => Ok(site),
+            (_, problems) => Err(problems.sorted()),
+        }
+    }
+
+    /// Loads what can be loaded: pages that fail are left out (and reported) so `mdz check` can
+    /// still render the rest and report their problems too. `None` when config or templates
+    /// fail, since nothing can be rendered then.
+    pub fn load_lenient(root: &Path) -> (Option<Site>, Problems) {
         let mut problems = Problems::default();
         let config = match Config::load(&root.join("config.toml")) {
             Ok(c) => Some(c),
@@ -59,7 +73,7 @@ impl Site {
                 None
             }
         };
-        let (pages, page_problems) = load::load_pages(root);
+        let (pages, broken_urls, page_problems) = load::load_pages(root);
         problems.0.extend(page_problems.0);
         let templates = match Templates::load(root) {
             Ok(t) => Some(t),
@@ -83,16 +97,18 @@ impl Site {
                 }
             }
         }
-        match (config, templates) {
-            (Some(config), Some(templates)) if problems.is_empty() => Ok(Site {
+        let site = match (config, templates) {
+            (Some(config), Some(templates)) => Some(Site {
                 root: root.to_path_buf(),
                 config,
                 pages,
                 glossary,
+                broken_urls,
                 templates,
             }),
-            _ => Err(problems.sorted()),
-        }
+            _ => None,
+        };
+        (site, problems)
     }
 
     /// Markdown and templates for every page, in parallel; output order stays the page order.
@@ -114,7 +130,14 @@ impl Site {
         let is_glossary = page.rel == "glossary.md";
         let md = markdown::render(page, &self.glossary, !is_glossary);
         let template = match &page.front.template {
-            Some(t) => t.clone(),
+            Some(t) if !self.templates.has(t.get_ref()) => {
+                return Err(SiteError::at(
+                    page.location(t.span().start),
+                    format!("there is no template `{}`", t.get_ref()),
+                    "name a file in templates/, e.g. template = \"page.html\", or remove the key",
+                ));
+            }
+            Some(t) => t.get_ref().clone(),
             None => {
                 let stem = page.rel.trim_end_matches(".md").replace('/', "-");
                 let own = format!("{stem}.html");
@@ -183,7 +206,12 @@ impl Site {
     pub fn render(&self) -> Result<Output, Problems> {
         let (pages, mut problems) = self.render_pages();
         let extra = self.extra_files();
-        links::check(&pages, extra.keys().map(String::as_str), &mut problems);
+        links::check(
+            &pages,
+            extra.keys().map(String::as_str),
+            &self.broken_urls,
+            &mut problems,
+        );
         policy::check(self, &pages, &mut problems);
         if !problems.is_empty() {
             return Err(problems.sorted());
@@ -229,18 +257,17 @@ impl Site {
 
     /// `mdz check`: every problem, plus the clock-dependent warnings a build must not depend on.
     pub fn check(root: &Path, today: (i32, u8, u8)) -> Report {
-        let site = match Site::load(root) {
-            Ok(s) => s,
-            Err(problems) => {
-                return Report {
-                    problems,
-                    warnings: Vec::new(),
-                };
-            }
+        let (site, problems) = Site::load_lenient(root);
+        let mut report = Report {
+            problems,
+            warnings: Vec::new(),
         };
-        let mut report = Report::default();
+        let Some(site) = site else {
+            report.problems = report.problems.sorted();
+            return report;
+        };
         if let Err(p) = site.render() {
-            report.problems = p;
+            report.problems.0.extend(p.0);
         }
         policy::check_expiry(&site.config, today, &mut report);
         report.problems = std::mem::take(&mut report.problems).sorted();

@@ -12,6 +12,8 @@ use crate::config::Config;
 
 pub struct Templates {
     tera: Tera,
+    /// Template texts by name, to find the line of a variable Tera reports without one.
+    sources: Vec<(String, String)>,
     pub style: String,
 }
 
@@ -117,7 +119,11 @@ impl Templates {
                 problems.push(template_error("(inheritance)", &e));
             }
         }
-        problems.into_result(Templates { tera, style })
+        problems.into_result(Templates {
+            tera,
+            sources,
+            style,
+        })
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -141,7 +147,43 @@ impl Templates {
         }
         self.tera
             .render(template, &ctx)
-            .map_err(|e| template_error(template, &e))
+            .map_err(|e| self.locate(template_error(template, &e)))
+    }
+
+    /// Tera names an unknown variable but not its line; find where the template (or one it
+    /// extends) uses it, so the editor can jump there.
+    fn locate(&self, e: SiteError) -> SiteError {
+        let SiteError::Template {
+            template,
+            message,
+            help,
+        } = e
+        else {
+            return e;
+        };
+        let variable = message
+            .split("Variable `")
+            .nth(1)
+            .and_then(|rest| rest.split('`').next());
+        let found = variable.and_then(|var| {
+            let ordered = self
+                .sources
+                .iter()
+                .filter(|(n, _)| *n == template)
+                .chain(self.sources.iter().filter(|(n, _)| *n != template));
+            ordered
+                .filter_map(|(name, text)| text.find(var).map(|at| (name, text, at)))
+                .next()
+                .map(|(name, text, at)| {
+                    let (line, col) = crate::location::line_col(text, at);
+                    format!("{name}:{line}:{col}")
+                })
+        });
+        SiteError::Template {
+            template: found.unwrap_or(template),
+            message,
+            help,
+        }
     }
 }
 

@@ -45,6 +45,10 @@ impl Output {
         &self.files
     }
 
+    pub(crate) fn clone_from_files(&mut self, other: &Output) {
+        self.files = other.files.clone();
+    }
+
     pub fn get(&self, path: &str) -> Option<&[u8]> {
         self.files.get(path).map(Vec::as_slice)
     }

@@ -1,0 +1,317 @@
+//! `mdz serve`: build, serve the result on 127.0.0.1, rebuild when `content/`, `templates/` or
+//! `config.toml` change, and reload open tabs. The reload hook is added to HTML as it is served,
+//! so it never reaches `public/`. A failed rebuild keeps serving the last good build and shows
+//! the problems on every page until an edit fixes them.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::stream;
+use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
+use hyper::body::Frame;
+use hyper::{Request, Response, StatusCode, header};
+use hyper_util::rt::TokioIo;
+use tokio::sync::watch;
+
+use super::html::escape;
+use super::{Output, Site};
+
+/// Quiet time after the last file event before rebuilding: editors save in bursts (write,
+/// rename, chmod), and one rebuild per save is enough.
+const DEBOUNCE: Duration = Duration::from_millis(30);
+const EVENTS_PATH: &str = "/__mdz/events";
+
+/// What is being served: the last good output, and the problems of the latest attempt.
+struct State {
+    output: Arc<Output>,
+    generation: u64,
+    error: Option<String>,
+}
+
+pub struct Options {
+    pub root: PathBuf,
+    pub out: PathBuf,
+    pub addr: SocketAddr,
+}
+
+/// Runs until the process is stopped. Prints the URL once listening.
+pub fn serve(opts: Options) -> Result<(), Box<dyn std::error::Error>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(opts))
+}
+
+async fn run(opts: Options) -> Result<(), Box<dyn std::error::Error>> {
+    let first = rebuild(&opts.root, &opts.out);
+    let state = State {
+        output: Arc::new(
+            first
+                .as_ref()
+                .ok()
+                .cloned()
+                .map(|o| o.0)
+                .unwrap_or_default(),
+        ),
+        generation: 1,
+        error: first.as_ref().err().cloned(),
+    };
+    if let Err(e) = &first {
+        eprintln!("{e}");
+    }
+    let state = Arc::new(RwLock::new(state));
+    let (notify_tx, notify_rx) = watch::channel(1u64);
+
+    let listener = tokio::net::TcpListener::bind(opts.addr).await?;
+    println!(
+        "serving http://{}/ (Ctrl-C to stop)",
+        listener.local_addr()?
+    );
+    watch_and_rebuild(
+        opts.root.clone(),
+        opts.out.clone(),
+        state.clone(),
+        notify_tx,
+    )?;
+
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let state = state.clone();
+        let rx = notify_rx.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req| {
+                let state = state.clone();
+                let rx = rx.clone();
+                async move { Ok::<_, Infallible>(respond(req, &state, rx)) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
+
+#[derive(Clone)]
+struct Built(Output);
+
+/// One build into memory; on success `public/` is replaced too, so what the browser shows is
+/// what gets committed.
+fn rebuild(root: &Path, out: &Path) -> Result<Built, String> {
+    let started = Instant::now();
+    let site = Site::load(root).map_err(|p| p.to_string())?;
+    let output = site.render().map_err(|p| p.to_string())?;
+    output.write_atomically(out).map_err(|e| e.to_string())?;
+    eprintln!(
+        "rebuilt {} pages in {} ms",
+        site.pages.len(),
+        started.elapsed().as_millis()
+    );
+    Ok(Built(output))
+}
+
+impl Clone for Output {
+    fn clone(&self) -> Self {
+        let mut o = Output::default();
+        o.clone_from_files(self);
+        o
+    }
+}
+
+fn watch_and_rebuild(
+    root: PathBuf,
+    out: PathBuf,
+    state: Arc<RwLock<State>>,
+    notify_tx: watch::Sender<u64>,
+) -> notify::Result<()> {
+    use notify::{RecursiveMode, Watcher};
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+        if let Ok(ev) = ev {
+            if !ev.kind.is_access() {
+                let _ = tx.send(());
+            }
+        }
+    })?;
+    watcher.watch(&root.join("content"), RecursiveMode::Recursive)?;
+    watcher.watch(&root.join("templates"), RecursiveMode::Recursive)?;
+    // The config file is watched through its folder: editors replace files by renaming, and a
+    // watch on the old inode would go quiet.
+    watcher.watch(&root, RecursiveMode::NonRecursive)?;
+    std::thread::spawn(move || {
+        let _watcher = watcher;
+        while rx.recv().is_ok() {
+            while rx.recv_timeout(DEBOUNCE).is_ok() {}
+            let result = rebuild(&root, &out);
+            let generation = {
+                let mut s = state.write().unwrap_or_else(|e| e.into_inner());
+                match result {
+                    Ok(Built(output)) => {
+                        s.output = Arc::new(output);
+                        s.generation += 1;
+                        s.error = None;
+                    }
+                    Err(e) => {
+                        eprintln!("{e}");
+                        s.error = Some(e);
+                        s.generation += 1;
+                    }
+                }
+                s.generation
+            };
+            let _ = notify_tx.send(generation);
+        }
+    });
+    Ok(())
+}
+
+type Body = BoxBody<Bytes, Infallible>;
+
+fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed()
+}
+
+fn respond(
+    req: Request<hyper::body::Incoming>,
+    state: &RwLock<State>,
+    rx: watch::Receiver<u64>,
+) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    if path == EVENTS_PATH {
+        return events(rx, state);
+    }
+    let (output, error, generation) = {
+        let s = state.read().unwrap_or_else(|e| e.into_inner());
+        (s.output.clone(), s.error.clone(), s.generation)
+    };
+    let rel = path.trim_start_matches('/');
+    let candidates = if rel.is_empty() || rel.ends_with('/') {
+        vec![format!("{rel}index.html")]
+    } else {
+        vec![rel.to_string()]
+    };
+    if let Some((name, bytes)) = candidates
+        .iter()
+        .find_map(|c| output.get(c).map(|b| (c, b)))
+    {
+        return file(StatusCode::OK, name, bytes, error.as_deref(), generation);
+    }
+    if output.get(&format!("{rel}/index.html")).is_some() {
+        return Response::builder()
+            .status(StatusCode::MOVED_PERMANENTLY)
+            .header(header::LOCATION, format!("{path}/"))
+            .body(full(""))
+            .unwrap_or_default();
+    }
+    match output.get("404.html") {
+        Some(bytes) => file(
+            StatusCode::NOT_FOUND,
+            "404.html",
+            bytes,
+            error.as_deref(),
+            generation,
+        ),
+        None => {
+            let mut r = Response::new(full(page_for_error(error.as_deref(), generation)));
+            *r.status_mut() = StatusCode::NOT_FOUND;
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            r
+        }
+    }
+}
+
+fn content_type(name: &str) -> &'static str {
+    match name.rsplit('.').next() {
+        Some("html") => "text/html; charset=utf-8",
+        Some("xml") => "application/xml",
+        Some("css") => "text/css",
+        Some("txt") => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+fn file(
+    status: StatusCode,
+    name: &str,
+    bytes: &[u8],
+    error: Option<&str>,
+    generation: u64,
+) -> Response<Body> {
+    let body = if name.ends_with(".html") {
+        inject(bytes, error, generation)
+    } else {
+        bytes.to_vec()
+    };
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, content_type(name))
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(full(body))
+        .unwrap_or_default()
+}
+
+/// The reload hook (and, while the latest edit is broken, its problems) before `</body>`.
+fn inject(html: &[u8], error: Option<&str>, generation: u64) -> Vec<u8> {
+    let snippet = reload_snippet(error, generation);
+    let text = String::from_utf8_lossy(html);
+    let at = text.rfind("</body>").unwrap_or(text.len());
+    let mut out = String::with_capacity(text.len() + snippet.len());
+    out.push_str(&text[..at]);
+    out.push_str(&snippet);
+    out.push_str(&text[at..]);
+    out.into_bytes()
+}
+
+fn error_block(error: Option<&str>) -> String {
+    match error {
+        Some(e) => format!(
+            "<pre id=mdz-error role=alert style=\"position:fixed;left:0;right:0;bottom:0;max-height:60vh;overflow:auto;margin:0;padding:1rem;background:#3b0000;color:#fff;font:14px/1.45 monospace;white-space:pre-wrap;z-index:9\">mdz: the last edit does not build; this is the last good build.\n\n{}</pre>",
+            escape(e)
+        ),
+        None => String::new(),
+    }
+}
+
+fn reload_snippet(error: Option<&str>, generation: u64) -> String {
+    format!(
+        "{}<script>(()=>{{const g={generation};const es=new EventSource('{EVENTS_PATH}');es.onmessage=e=>{{if(Number(e.data)>g)location.reload()}}}})();</script>",
+        error_block(error)
+    )
+}
+
+fn page_for_error(error: Option<&str>, generation: u64) -> String {
+    format!(
+        "<!doctype html><html lang=en><meta charset=utf-8><title>mdz serve</title><p>Nothing built yet.</p>{}",
+        reload_snippet(error, generation)
+    )
+}
+
+/// Server-sent events: the generation number after every rebuild, good or bad; pages reload
+/// when it passes the one they were served with.
+fn events(rx: watch::Receiver<u64>, state: &RwLock<State>) -> Response<Body> {
+    let current = state.read().unwrap_or_else(|e| e.into_inner()).generation;
+    let first = Bytes::from(format!("retry: 500\ndata: {current}\n\n"));
+    let updates = stream::unfold((rx, Some(first)), |(mut rx, first)| async move {
+        if let Some(f) = first {
+            return Some((Ok::<_, Infallible>(Frame::data(f)), (rx, None)));
+        }
+        rx.changed().await.ok()?;
+        let g = *rx.borrow_and_update();
+        Some((
+            Ok(Frame::data(Bytes::from(format!("data: {g}\n\n")))),
+            (rx, None),
+        ))
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(BodyExt::boxed(StreamBody::new(updates)))
+        .unwrap_or_default()
+}
