@@ -1,1 +1,181 @@
-//! `mdz-callback`: the one dynamic endpoint of MiraDigitalZen Publisher.
+//! `mdz-callback`: the one dynamic endpoint of MiraDigitalZen Publisher. It signs the operator
+//! in with TikTok Login Kit, confirms the connected account is the intended one, and keeps its
+//! tokens encrypted until they are needed.
+//!
+//! [`App::new`] builds the service from the shared [`mdz::Config`] and the [`Secrets`];
+//! [`run`] serves it on a listener until a shutdown future completes. Tests do exactly that,
+//! in-process, against the [`sim`]ulator.
+
+pub mod commands;
+pub mod demo;
+pub mod events;
+pub mod http;
+pub mod pages;
+pub mod secrets;
+pub mod sim;
+pub mod store;
+pub mod tiktok;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use mdz::Config;
+use mdz::chrome::{STYLE, style_hash_source};
+
+pub use secrets::{Secret, Secrets, TokenKey};
+
+use pages::Pages;
+use store::{Cipher, Store};
+
+/// Timings that production leaves at their defaults and tests shorten.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How long a sign-in may take between start and callback.
+    pub state_ttl: Duration,
+    /// An operator session ends after this long without a request.
+    pub session_idle: Duration,
+    pub tiktok_timeouts: tiktok::Timeouts,
+    /// Time a client has to send its request head (slow-loris defence).
+    pub header_read_timeout: Duration,
+    /// Time a client has to send a form body.
+    pub body_read_timeout: Duration,
+    /// The operator page fetches the profile again when the stored one is older (avatar links
+    /// are signed and expire).
+    pub profile_max_age: Duration,
+    /// How often expired records are purged inside `serve`.
+    pub purge_every: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            state_ttl: Duration::from_secs(600),
+            session_idle: Duration::from_secs(30 * 60),
+            tiktok_timeouts: tiktok::Timeouts::default(),
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
+            profile_max_age: Duration::from_secs(3600),
+            purge_every: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] mdz::ConfigError),
+    #[error(transparent)]
+    Secrets(#[from] secrets::SecretError),
+    #[error("callback.data_dir: {0}")]
+    Store(#[from] store::StoreError),
+    #[error("templates/callback: {0}")]
+    Templates(#[from] tera::Error),
+    #[error("TikTok client: {0}")]
+    TikTok(#[from] tiktok::TikTokError),
+    #[error("callback.listen: cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub struct App {
+    pub config: Config,
+    pub options: Options,
+    pub store: Store,
+    pub tiktok: tiktok::Client,
+    pub refresher: tiktok::Refresher,
+    pub pages: Pages,
+    pub limiter: http::Limiter,
+    style_source: String,
+    default_csp: String,
+    https: bool,
+}
+
+impl App {
+    pub fn new(config: Config, secrets: Secrets) -> Result<App, StartError> {
+        Self::with_options(config, secrets, Options::default())
+    }
+
+    pub fn with_options(
+        config: Config,
+        secrets: Secrets,
+        options: Options,
+    ) -> Result<App, StartError> {
+        let data_dir = config.resolve(&config.callback.data_dir);
+        let store = Store::open(&data_dir, Cipher::new(&secrets.token_key))?;
+        let tiktok = tiktok::Client::new(&config, &secrets, options.tiktok_timeouts)?;
+        let pages = Pages::new(&config)?;
+        let style_source = style_hash_source(STYLE);
+        Ok(App {
+            limiter: http::Limiter::per_minute(config.callback.rate_limit),
+            https: config.callback.public_url.starts_with("https://"),
+            default_csp: http::csp(&style_source, None),
+            style_source,
+            config,
+            options,
+            store,
+            tiktok,
+            refresher: tiktok::Refresher::default(),
+            pages,
+        })
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, purging expired records meanwhile.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let purger = tokio::spawn(purge_loop(app.clone()));
+    let result = http::serve(listener, app, shutdown).await;
+    purger.abort();
+    result
+}
+
+async fn purge_loop(app: Arc<App>) {
+    let retention = Duration::from_secs(u64::from(app.config.callback.retention_days) * 86_400);
+    let mut tick = tokio::time::interval(app.options.purge_every);
+    loop {
+        tick.tick().await;
+        app.limiter.tidy();
+        match app
+            .store
+            .purge(now_ms(), app.options.session_idle, retention)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(records = n, "purged expired records"),
+            Err(e) => tracing::error!(error = %e, "purge failed"),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch, the unit of every time in the database.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// 256 random bits, URL-safe: session cookies and CSRF tokens.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Logs to stderr, `RUST_LOG` to tune (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,69 @@
+//! `mdz-callback demo`: the service and the TikTok simulator together on 127.0.0.1, so a
+//! newcomer can click through the whole sign-in without TikTok credentials. This is the only
+//! place outside the tests that reaches the simulator.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use mdz::Config;
+
+use crate::commands::shutdown_signal;
+use crate::secrets::{Secret, Secrets, TokenKey};
+use crate::sim::{SimOptions, Simulator};
+use crate::{App, run};
+
+/// Used when there is no `config.toml` to borrow the site's name and contact from.
+const FALLBACK_CONFIG: &str = r#"
+[site]
+base_url = "http://127.0.0.1/"
+contact = "info@ecooffice.net"
+security_txt_expires = 2027-05-01T00:00:00Z
+"#;
+
+pub async fn demo(config_path: &Path, port: u16) -> Result<(), Box<dyn std::error::Error>> {
+    let mut config = if config_path.exists() {
+        Config::load(config_path)?
+    } else {
+        Config::parse(config_path, FALLBACK_CONFIG, Vec::new())?
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let origin = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
+
+    let defaults = SimOptions::default();
+    let sim_user = defaults.user.open_id.clone();
+    let secrets = Secrets {
+        client_key: Secret::new(defaults.client_key.clone()),
+        client_secret: Secret::new(defaults.client_secret.clone()),
+        token_key: TokenKey::random(),
+    };
+    let sim = Simulator::start(SimOptions {
+        redirect_uris: vec![format!("{origin}/auth/tiktok/callback")],
+        pkce: config.tiktok.pkce_challenge,
+        ..defaults
+    })
+    .await?;
+    // The simulator's consent page, with Approve and Deny buttons.
+    sim.set_decision(None);
+
+    let data = tempfile::tempdir()?;
+    config.tiktok.auth_url = sim.auth_url();
+    config.tiktok.api_base = sim.api_base();
+    config.callback.public_url = origin.clone();
+    config.callback.listen = format!("127.0.0.1:{port}");
+    config.callback.data_dir = data.path().to_path_buf();
+    config.callback.expected_open_id = Some(sim_user);
+
+    let app = Arc::new(App::new(config, secrets)?);
+    println!("mdz-callback demo: the service and a simulated TikTok are running on 127.0.0.1.");
+    println!("Open this address in a browser to sign in (Ctrl-C stops the demo):");
+    println!();
+    println!("    {origin}/auth/tiktok/start");
+    println!();
+    println!(
+        "Records go to a temporary folder that is deleted on exit: {}",
+        data.path().display()
+    );
+    run(listener, app, shutdown_signal()).await?;
+    sim.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,251 @@
+//! The HTTP side: one hyper connection task per client, a router for the design's routes, and
+//! the limits and headers that apply to every request.
+
+mod auth;
+mod headers;
+mod limits;
+mod operator;
+mod request;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{ALLOW, CONTENT_TYPE, HeaderValue, LOCATION, RETRY_AFTER, SET_COOKIE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+pub use headers::{SESSION_COOKIE, STATE_COOKIE, csp};
+pub use limits::Limiter;
+pub use request::{MAX_FORM, MAX_QUERY, client_addr, parse_form};
+
+use crate::App;
+use crate::pages::Page;
+use crate::store::SecurityEvent;
+use request::Ctx;
+
+pub type Resp = Response<Full<Bytes>>;
+
+/// hyper's smallest allowed read buffer is 8 KiB; twice that holds any honest request head.
+const MAX_HEAD: usize = 16 * 1024;
+/// Connections served at once; more wait in the kernel's accept queue.
+const MAX_CONNECTIONS: usize = 256;
+
+/// Serves `app` on `listener` until `shutdown` completes, then lets open requests finish (at
+/// most a few seconds).
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(app.options.header_read_timeout)
+        .max_buf_size(MAX_HEAD);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: pause instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let app = app.clone();
+        let service = service_fn(move |req| {
+            let app = app.clone();
+            async move { Ok::<_, Infallible>(handle(app, req, peer).await) }
+        });
+        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(std::time::Duration::from_secs(5)) => {
+            tracing::warn!("open connections did not finish in time");
+        }
+    }
+    Ok(())
+}
+
+/// One request: limits, routing, then the headers every response carries.
+pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Resp {
+    let started = Instant::now();
+    let ctx = Ctx::new(&req, peer);
+    let mut resp = route(&app, &ctx, req).await;
+    headers::secure(&mut resp, &app.default_csp, app.https);
+    // Path only: the query string carries authorization codes.
+    tracing::info!(
+        method = %ctx.method,
+        path = %ctx.path,
+        status = resp.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    resp
+}
+
+async fn route(app: &App, ctx: &Ctx, req: Request<Incoming>) -> Resp {
+    if ctx.query.len() > MAX_QUERY {
+        app.event(
+            ctx,
+            crate::events::BAD_REQUEST,
+            414,
+            "query string too long",
+        )
+        .await;
+        return app.page(
+            ctx,
+            Page::Error {
+                status: StatusCode::URI_TOO_LONG,
+                heading: "Address too long",
+                message: "The address of this request is longer than this service accepts.".into(),
+                action: None,
+            },
+        );
+    }
+    let limited = ctx.path.starts_with("/auth/") || ctx.path.starts_with("/operator");
+    if limited {
+        if let Err(wait) = app.limiter.check(ctx.client) {
+            let secs = limits::retry_after_secs(wait);
+            app.event(
+                ctx,
+                crate::events::RATE_LIMITED,
+                429,
+                &format!("retry after {secs} s"),
+            )
+            .await;
+            let mut resp = app.page(ctx, Page::RateLimited { retry_after: secs });
+            resp.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
+            return resp;
+        }
+    }
+    let allowed: &[Method] = match ctx.path.as_str() {
+        "/auth/tiktok/start" | "/auth/tiktok/callback" | "/operator" | "/healthz" => &[Method::GET],
+        "/operator/disconnect" => &[Method::POST],
+        _ => return app.page(ctx, Page::NotFound),
+    };
+    if !allowed.contains(&ctx.method) {
+        let mut resp = app.page(
+            ctx,
+            Page::Error {
+                status: StatusCode::METHOD_NOT_ALLOWED,
+                heading: "Method not allowed",
+                message: format!("This address does not accept {} requests.", ctx.method),
+                action: None,
+            },
+        );
+        let allow = allowed
+            .iter()
+            .map(Method::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        if let Ok(v) = HeaderValue::from_str(&allow) {
+            resp.headers_mut().insert(ALLOW, v);
+        }
+        return resp;
+    }
+    match ctx.path.as_str() {
+        "/healthz" => text(StatusCode::OK, "ok\n"),
+        "/auth/tiktok/start" => auth::start(app, ctx).await,
+        "/auth/tiktok/callback" => auth::callback(app, ctx).await,
+        "/operator" => operator::show(app, ctx).await,
+        "/operator/disconnect" => operator::disconnect(app, ctx, req).await,
+        _ => app.page(ctx, Page::NotFound),
+    }
+}
+
+pub fn text(status: StatusCode, body: &'static str) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+pub fn redirect(status: StatusCode, location: &str) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(LOCATION, v);
+    }
+    r
+}
+
+pub fn add_cookie(resp: &mut Resp, cookie: &str) {
+    if let Ok(v) = HeaderValue::from_str(cookie) {
+        resp.headers_mut().append(SET_COOKIE, v);
+    }
+}
+
+impl App {
+    /// The page as a response, with a CSP that allows an image origin only when the page shows
+    /// an avatar.
+    pub(crate) fn page(&self, ctx: &Ctx, page: Page) -> Resp {
+        self.page_with_image(ctx, page, None)
+    }
+
+    pub(crate) fn page_with_image(&self, ctx: &Ctx, page: Page, img_origin: Option<&str>) -> Resp {
+        let html = self.pages.render(&page, &ctx.path);
+        let mut r = Response::new(Full::new(Bytes::from(html)));
+        *r.status_mut() = page.status();
+        r.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        if let Ok(v) = HeaderValue::from_str(&headers::csp(&self.style_source, img_origin)) {
+            r.headers_mut()
+                .insert(hyper::header::CONTENT_SECURITY_POLICY, v);
+        }
+        r
+    }
+
+    /// Records a security event. A failure to record is logged, never shown to the client.
+    pub(crate) async fn event(&self, ctx: &Ctx, kind: &'static str, status: u16, detail: &str) {
+        let e = SecurityEvent {
+            kind,
+            method: ctx.method.to_string(),
+            path: ctx.path.chars().take(512).collect(),
+            status,
+            client: ctx.client.to_string(),
+            user_agent: ctx.user_agent(),
+            detail: detail.to_string(),
+        };
+        tracing::info!(kind, status, detail, "security event");
+        if let Err(e) = self.store.record_event(crate::now_ms(), e).await {
+            tracing::error!(error = %e, "could not record a security event");
+        }
+    }
+}

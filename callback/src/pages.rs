@@ -1,0 +1,400 @@
+//! Every page the service shows, rendered from `templates/callback/` inside the static site's
+//! chrome. The templates are compiled in, so a deployed binary needs no template folder.
+
+use hyper::StatusCode;
+use serde::Serialize;
+use serde_json::json;
+use tera::{Context, Tera};
+
+use mdz::Config;
+use mdz::chrome::{BASE_TEMPLATE, NAV, STYLE};
+
+const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "signed_in.html",
+        include_str!("../../templates/callback/signed_in.html"),
+    ),
+    (
+        "declined.html",
+        include_str!("../../templates/callback/declined.html"),
+    ),
+    (
+        "missing_scope.html",
+        include_str!("../../templates/callback/missing_scope.html"),
+    ),
+    (
+        "wrong_account.html",
+        include_str!("../../templates/callback/wrong_account.html"),
+    ),
+    (
+        "no_expected_account.html",
+        include_str!("../../templates/callback/no_expected_account.html"),
+    ),
+    (
+        "bad_state.html",
+        include_str!("../../templates/callback/bad_state.html"),
+    ),
+    (
+        "tiktok_unavailable.html",
+        include_str!("../../templates/callback/tiktok_unavailable.html"),
+    ),
+    (
+        "rate_limited.html",
+        include_str!("../../templates/callback/rate_limited.html"),
+    ),
+    (
+        "not_found.html",
+        include_str!("../../templates/callback/not_found.html"),
+    ),
+    (
+        "error.html",
+        include_str!("../../templates/callback/error.html"),
+    ),
+    (
+        "operator.html",
+        include_str!("../../templates/callback/operator.html"),
+    ),
+    (
+        "disconnected.html",
+        include_str!("../../templates/callback/disconnected.html"),
+    ),
+];
+
+/// What the operator page shows of the connected account.
+#[derive(Debug, Clone, Serialize)]
+pub struct OperatorView {
+    pub display_name: String,
+    /// As TikTok sent it; empty when it is not an http(s) URL we can allow in the CSP.
+    pub avatar_url: String,
+    pub scopes: Vec<String>,
+    pub connected_on: String,
+    pub csrf: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum Page {
+    SignedIn {
+        display_name: String,
+    },
+    Declined {
+        description: String,
+    },
+    MissingScope {
+        missing: Vec<String>,
+    },
+    WrongAccount {
+        display_name: String,
+    },
+    NoExpectedAccount {
+        open_id: String,
+        display_name: String,
+    },
+    BadState {
+        reason: &'static str,
+    },
+    /// TikTok failed or refused; `status` is 502 for TikTok trouble, 400 when starting over helps.
+    TikTok {
+        status: StatusCode,
+        what: String,
+        advice: String,
+        log_id: String,
+        retry_href: &'static str,
+        retry_label: &'static str,
+    },
+    RateLimited {
+        retry_after: u64,
+    },
+    NotFound,
+    Operator(OperatorView),
+    Disconnected {
+        message: String,
+    },
+    /// Everything else: bad requests, limits, a missing session, server trouble.
+    Error {
+        status: StatusCode,
+        heading: &'static str,
+        message: String,
+        action: Option<(&'static str, &'static str)>,
+    },
+}
+
+impl Page {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Page::SignedIn { .. } | Page::Operator(_) | Page::Disconnected { .. } => StatusCode::OK,
+            Page::Declined { .. }
+            | Page::MissingScope { .. }
+            | Page::WrongAccount { .. }
+            | Page::NoExpectedAccount { .. } => StatusCode::FORBIDDEN,
+            Page::BadState { .. } => StatusCode::BAD_REQUEST,
+            Page::TikTok { status, .. } | Page::Error { status, .. } => *status,
+            Page::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Page::NotFound => StatusCode::NOT_FOUND,
+        }
+    }
+
+    fn template(&self) -> &'static str {
+        match self {
+            Page::SignedIn { .. } => "signed_in.html",
+            Page::Declined { .. } => "declined.html",
+            Page::MissingScope { .. } => "missing_scope.html",
+            Page::WrongAccount { .. } => "wrong_account.html",
+            Page::NoExpectedAccount { .. } => "no_expected_account.html",
+            Page::BadState { .. } => "bad_state.html",
+            Page::TikTok { .. } => "tiktok_unavailable.html",
+            Page::RateLimited { .. } => "rate_limited.html",
+            Page::NotFound => "not_found.html",
+            Page::Operator(_) => "operator.html",
+            Page::Disconnected { .. } => "disconnected.html",
+            Page::Error { .. } => "error.html",
+        }
+    }
+
+    /// (title, description) for `<title>` and the meta description.
+    fn heading(&self) -> (&'static str, &'static str) {
+        match self {
+            Page::SignedIn { .. } => ("Signed in", "The TikTok account is connected."),
+            Page::Declined { .. } => (
+                "Authorization declined",
+                "TikTok authorization was not granted.",
+            ),
+            Page::MissingScope { .. } => (
+                "Permission missing",
+                "The sign-in was refused because a required TikTok permission was not granted.",
+            ),
+            Page::WrongAccount { .. } => (
+                "Wrong account",
+                "The sign-in was refused because it was not the intended TikTok account.",
+            ),
+            Page::NoExpectedAccount { .. } => (
+                "Choose the operated account",
+                "No TikTok account has been chosen as the operated account yet.",
+            ),
+            Page::BadState { .. } => (
+                "Sign-in link not valid",
+                "This sign-in link is no longer valid.",
+            ),
+            Page::TikTok { .. } => (
+                "TikTok unavailable",
+                "TikTok could not complete the request.",
+            ),
+            Page::RateLimited { .. } => {
+                ("Too many requests", "Too many requests from this address.")
+            }
+            Page::NotFound => ("Page not found", "There is no page at this address."),
+            Page::Operator(_) => ("Operator", "The connected TikTok account and its drafts."),
+            Page::Disconnected { .. } => ("Disconnected", "The TikTok account was disconnected."),
+            Page::Error { heading, .. } => (heading, "The request could not be completed."),
+        }
+    }
+
+    fn fill(&self, ctx: &mut Context) {
+        match self {
+            Page::SignedIn { display_name } | Page::WrongAccount { display_name } => {
+                ctx.insert("display_name", display_name);
+            }
+            Page::Declined { description } => ctx.insert("description", description),
+            Page::MissingScope { missing } => ctx.insert("missing", missing),
+            Page::NoExpectedAccount {
+                open_id,
+                display_name,
+            } => {
+                ctx.insert("open_id", open_id);
+                ctx.insert("display_name", display_name);
+            }
+            Page::BadState { reason } => ctx.insert("reason", reason),
+            Page::TikTok {
+                what,
+                advice,
+                log_id,
+                retry_href,
+                retry_label,
+                ..
+            } => {
+                ctx.insert("what", what);
+                ctx.insert("advice", advice);
+                ctx.insert("log_id", log_id);
+                ctx.insert("retry_href", retry_href);
+                ctx.insert("retry_label", retry_label);
+            }
+            Page::RateLimited { retry_after } => ctx.insert("retry_after", retry_after),
+            Page::NotFound => {}
+            Page::Operator(view) => {
+                for (k, v) in [
+                    ("display_name", &view.display_name),
+                    ("avatar_url", &view.avatar_url),
+                    ("connected_on", &view.connected_on),
+                    ("csrf", &view.csrf),
+                ] {
+                    ctx.insert(k, v);
+                }
+                ctx.insert("scopes", &view.scopes);
+            }
+            Page::Disconnected { message } => ctx.insert("message", message),
+            Page::Error {
+                heading,
+                message,
+                action,
+                ..
+            } => {
+                ctx.insert("heading", heading);
+                ctx.insert("message", message);
+                ctx.insert("action_href", &action.map(|a| a.0).unwrap_or(""));
+                ctx.insert("action_label", &action.map(|a| a.1).unwrap_or(""));
+            }
+        }
+    }
+}
+
+pub struct Pages {
+    tera: Tera,
+    site: serde_json::Value,
+}
+
+impl Pages {
+    pub fn new(config: &Config) -> Result<Self, tera::Error> {
+        let mut tera = Tera::default();
+        let mut all = vec![("base.html", BASE_TEMPLATE)];
+        all.extend_from_slice(TEMPLATES);
+        tera.add_raw_templates(all)?;
+        // Check every template once at start-up rather than on the first unlucky request.
+        let pages = Self {
+            tera,
+            site: json!({
+                "title": config.site.title,
+                "language": config.site.language,
+                "contact": config.site.contact,
+            }),
+        };
+        for page in samples() {
+            pages.try_render(&page, "/")?;
+        }
+        Ok(pages)
+    }
+
+    /// The page as HTML. `path` marks the current navigation entry.
+    pub fn render(&self, page: &Page, path: &str) -> String {
+        self.try_render(page, path).unwrap_or_else(|e| {
+            tracing::error!(error = %e, template = page.template(), "page rendering failed");
+            FALLBACK.to_string()
+        })
+    }
+
+    fn try_render(&self, page: &Page, path: &str) -> Result<String, tera::Error> {
+        let (title, description) = page.heading();
+        let mut ctx = Context::new();
+        ctx.insert("site", &self.site);
+        ctx.insert(
+            "page",
+            &json!({"title": title, "description": description, "permalink": "", "path": path}),
+        );
+        ctx.insert("nav", &NAV);
+        ctx.insert("style", STYLE);
+        page.fill(&mut ctx);
+        self.tera.render(page.template(), &ctx)
+    }
+}
+
+/// Shown only if a compiled-in template fails at run time, which start-up checks rule out.
+const FALLBACK: &str = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Error</title></head><body><main><h1>Something went wrong</h1><p>Please try again later.</p></main></body></html>";
+
+/// One example of every page, with sample data: rendered at start-up as a check, and by
+/// `mdz-callback sample-pages` for the page checker.
+pub fn samples() -> Vec<Page> {
+    vec![
+        Page::SignedIn {
+            display_name: "Mira Demo".into(),
+        },
+        Page::Declined {
+            description: "The user denied the authorization request.".into(),
+        },
+        Page::MissingScope {
+            missing: vec!["video.upload".into()],
+        },
+        Page::WrongAccount {
+            display_name: "Someone Else".into(),
+        },
+        Page::NoExpectedAccount {
+            open_id: "sim-open-id-0001".into(),
+            display_name: "Mira Demo".into(),
+        },
+        Page::BadState {
+            reason: "This sign-in link was already used or has expired.",
+        },
+        Page::TikTok {
+            status: StatusCode::BAD_GATEWAY,
+            what: "TikTok did not answer in time.".into(),
+            advice: "No account was connected.".into(),
+            log_id: "202605021200000000000000000".into(),
+            retry_href: "/auth/tiktok/start",
+            retry_label: "start a new sign-in",
+        },
+        Page::RateLimited { retry_after: 12 },
+        Page::NotFound,
+        Page::Operator(OperatorView {
+            display_name: "Mira Demo".into(),
+            avatar_url: "https://p16-sign.tiktokcdn.com/avatar.jpeg?x-expires=1&x-signature=a%2Bb"
+                .into(),
+            scopes: vec!["user.info.basic".into(), "video.upload".into()],
+            connected_on: "2026-05-02 12:00".into(),
+            csrf: "sample-csrf-token".into(),
+        }),
+        Page::Disconnected {
+            message:
+                "The TikTok account Mira Demo was disconnected and its access revoked at TikTok."
+                    .into(),
+        },
+        Page::Error {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            heading: "Request too large",
+            message: "The form sent more data than this service accepts.".into(),
+            action: Some(("/operator", "Back to the operator page")),
+        },
+    ]
+}
+
+/// A file name for each sample, for `sample-pages`.
+pub fn sample_name(page: &Page) -> &'static str {
+    page.template()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn config() -> Config {
+        Config::parse(
+            Path::new("config.toml"),
+            "[site]\nbase_url = \"https://example.com/\"\ncontact = \"info@ecooffice.net\"\nsecurity_txt_expires = 2027-05-01T00:00:00Z\n",
+            Vec::new(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn every_page_renders_in_the_chrome_with_one_h1() {
+        let pages = Pages::new(&config()).unwrap();
+        for page in samples() {
+            let html = pages.render(&page, "/operator");
+            assert!(html.starts_with("<!DOCTYPE html>"), "{}", page.template());
+            assert_eq!(html.matches("<h1").count(), 1, "{}", page.template());
+            assert!(html.contains("/privacy/"), "{}", page.template());
+            assert!(!html.contains("<script"), "{}", page.template());
+            assert!(!html.contains("rel=\"canonical\""), "{}", page.template());
+        }
+    }
+
+    #[test]
+    fn text_from_tiktok_is_escaped() {
+        let pages = Pages::new(&config()).unwrap();
+        let html = pages.render(
+            &Page::Declined {
+                description: "<script>alert(1)</script>".into(),
+            },
+            "/",
+        );
+        assert!(!html.contains("<script>alert"), "{html}");
+        assert!(html.contains("&lt;script&gt;"), "{html}");
+    }
+}

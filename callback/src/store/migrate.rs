@@ -1,0 +1,83 @@
+//! Schema migrations, in code: entry `i` of [`MIGRATIONS`] takes the database from
+//! `user_version = i` to `i + 1`. Add new steps at the end; never edit a released one.
+
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: sign-in. States are looked up by the SHA-256 of the state (the state itself only ever
+    // travels in the browser's cookie and TikTok's redirect); sessions by the SHA-256 of the
+    // cookie, so a copy of the database opens no session.
+    r#"
+    CREATE TABLE auth_states (
+        state_hash BLOB PRIMARY KEY,
+        verifier_enc BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX auth_states_expiry ON auth_states(expires_at);
+
+    CREATE TABLE connections (
+        open_id TEXT PRIMARY KEY,
+        union_id TEXT NOT NULL,
+        display_name TEXT NOT NULL,
+        avatar_url TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        access_token_enc BLOB NOT NULL,
+        refresh_token_enc BLOB NOT NULL,
+        access_issued_at INTEGER NOT NULL,
+        access_expires_at INTEGER NOT NULL,
+        refresh_expires_at INTEGER NOT NULL,
+        profile_at INTEGER NOT NULL,
+        connected_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE sessions (
+        id_hash BLOB PRIMARY KEY,
+        open_id TEXT NOT NULL REFERENCES connections(open_id) ON DELETE CASCADE,
+        csrf TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX sessions_open_id ON sessions(open_id);
+
+    CREATE TABLE security_events (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        method TEXT NOT NULL,
+        path TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        client TEXT NOT NULL,
+        user_agent TEXT NOT NULL,
+        detail TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX security_events_at ON security_events(at);
+    "#,
+];
+
+/// Brings the schema up to date in one transaction per step.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let current: usize =
+        conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    if current > MIGRATIONS.len() {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_MISMATCH),
+            Some(format!(
+                "the database is at schema version {current}, newer than this binary knows ({}); run the newer mdz-callback",
+                MIGRATIONS.len()
+            )),
+        ));
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+pub fn latest() -> usize {
+    MIGRATIONS.len()
+}
