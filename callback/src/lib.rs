@@ -170,9 +170,13 @@ pub fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Logs to stderr, `RUST_LOG` to tune (default `info`).
+/// Logs to stderr, `RUST_LOG` to tune (default `info`). The HTTP libraries stay at `info`
+/// whatever `RUST_LOG` says: their debug and trace output includes request headers, and so
+/// would include `Authorization: Bearer` tokens.
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let wanted = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
+    let directives = format!("{wanted},hyper=info,hyper_util=info,reqwest=info,h2=info");
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -150,6 +150,9 @@ async fn route(app: &App, ctx: &Ctx, req: Request<Incoming>) -> Resp {
             return resp;
         }
     }
+    if declared_length(ctx).is_some_and(|n| n > MAX_FORM as u64) {
+        return app.page(ctx, request::too_large());
+    }
     let allowed: &[Method] = match ctx.path.as_str() {
         "/auth/tiktok/start" | "/auth/tiktok/callback" | "/operator" | "/healthz" => &[Method::GET],
         "/operator/disconnect" => &[Method::POST],
@@ -183,6 +186,13 @@ async fn route(app: &App, ctx: &Ctx, req: Request<Incoming>) -> Resp {
         "/operator/disconnect" => operator::disconnect(app, ctx, req).await,
         _ => app.page(ctx, Page::NotFound),
     }
+}
+
+/// A body announced larger than any form this service takes is refused before routing, so
+/// nobody can make it read one.
+fn declared_length(ctx: &Ctx) -> Option<u64> {
+    ctx.header("content-length")
+        .and_then(|v| v.trim().parse().ok())
 }
 
 pub fn text(status: StatusCode, body: &'static str) -> Resp {

@@ -247,11 +247,7 @@ fn csrf_refused() -> Page {
 
 fn body_error_page(e: BodyError) -> Page {
     let (status, heading, message) = match e {
-        BodyError::TooLarge => (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "Request too large",
-            "The form sent more data than this service accepts.",
-        ),
+        BodyError::TooLarge => return super::request::too_large(),
         BodyError::TooSlow => (
             StatusCode::REQUEST_TIMEOUT,
             "Request too slow",

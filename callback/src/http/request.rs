@@ -122,6 +122,16 @@ fn decode(s: &str) -> Result<String, QueryError> {
     String::from_utf8(out).map_err(|_| QueryError::NotUtf8)
 }
 
+pub fn too_large() -> crate::pages::Page {
+    crate::pages::Page::Error {
+        status: hyper::StatusCode::PAYLOAD_TOO_LARGE,
+        heading: "Request too large",
+        message: "The request sent more data than this service accepts. Nothing was changed."
+            .into(),
+        action: Some(("/operator", "Back to the operator page")),
+    }
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum BodyError {
     TooLarge,

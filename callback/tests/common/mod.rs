@@ -1,0 +1,290 @@
+//! The service in-process on 127.0.0.1:0 against the TikTok simulator, and a browser stand-in:
+//! reqwest with redirects off and cookies handled by hand, so every hop is visible.
+#![allow(dead_code)] // each test binary uses part of this
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mdz::Config;
+use mdz_callback::secrets::{Secret, Secrets, TokenKey};
+use mdz_callback::sim::{Decision, SimOptions, Simulator};
+use mdz_callback::{App, Options};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub const OPEN_ID: &str = "sim-open-id-0001";
+
+pub const SITE: &str = r#"
+[site]
+base_url = "https://example.com/"
+contact = "info@ecooffice.net"
+security_txt_expires = 2027-05-01T00:00:00Z
+"#;
+
+/// What a test may change before the service starts.
+pub struct Setup {
+    pub options: Options,
+    pub sim: SimOptions,
+    /// `callback.expected_open_id`; the simulator's user unless a test says otherwise.
+    pub expected_open_id: Option<String>,
+    pub rate_limit: u32,
+    /// `None`: the loopback origin the service listens on.
+    pub public_url: Option<String>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            options: Options {
+                // Tests must fail fast if TikTok hangs, not after production's 15 s.
+                tiktok_timeouts: mdz_callback::tiktok::Timeouts {
+                    connect: Duration::from_secs(2),
+                    total: Duration::from_secs(5),
+                },
+                ..Options::default()
+            },
+            sim: SimOptions::default(),
+            expected_open_id: Some(OPEN_ID.into()),
+            rate_limit: 1000,
+            public_url: None,
+        }
+    }
+}
+
+pub struct Harness {
+    pub sim: Simulator,
+    pub app: Arc<App>,
+    /// `http://127.0.0.1:PORT` of the service.
+    pub base: String,
+    pub http: reqwest::Client,
+    pub dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// The service's answer, read whole.
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The value a `Set-Cookie` gives `name`, if any (`Some("")` for a removal).
+    pub fn set_cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| c.strip_prefix(&format!("{name}=")))
+            .map(|rest| rest.split(';').next().unwrap_or("").to_string())
+    }
+
+    pub fn location(&self) -> String {
+        self.header("location").unwrap_or("").to_string()
+    }
+}
+
+/// A sign-in in progress: the redirect to TikTok and the cookie that came with it.
+pub struct Started {
+    pub authorize_url: String,
+    pub state: String,
+    pub cookie: String,
+}
+
+impl Harness {
+    pub async fn start() -> Harness {
+        Self::with(|_| {}).await
+    }
+
+    pub async fn with(change: impl FnOnce(&mut Setup)) -> Harness {
+        let mut setup = Setup::default();
+        change(&mut setup);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let public = setup.public_url.clone().unwrap_or_else(|| base.clone());
+        let sim = Simulator::start(SimOptions {
+            redirect_uris: vec![format!("{public}/auth/tiktok/callback")],
+            ..setup.sim.clone()
+        })
+        .await
+        .unwrap();
+        sim.set_decision(Some(Decision::Approve));
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::parse(Path::new("config.toml"), SITE, Vec::new()).unwrap();
+        config.tiktok.auth_url = sim.auth_url();
+        config.tiktok.api_base = sim.api_base();
+        config.callback.public_url = public;
+        config.callback.data_dir = dir.path().join("data");
+        config.callback.expected_open_id = setup.expected_open_id.clone();
+        config.callback.rate_limit = setup.rate_limit;
+        let secrets = Secrets {
+            client_key: Secret::new(setup.sim.client_key.clone()),
+            client_secret: Secret::new(setup.sim.client_secret.clone()),
+            token_key: TokenKey::random(),
+        };
+        let app = Arc::new(App::with_options(config, secrets, setup.options).unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(mdz_callback::run(listener, app.clone(), async {
+            let _ = stopped.await;
+        }));
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap();
+        Harness {
+            sim,
+            app,
+            base,
+            http,
+            dir,
+            stop: Some(stop),
+            server: Some(server),
+        }
+    }
+
+    /// GET `url` (absolute, or a path on the service) with these cookies.
+    pub async fn get(&self, url: &str, cookies: &[(&str, &str)]) -> Reply {
+        let url = if url.starts_with('/') {
+            format!("{}{url}", self.base)
+        } else {
+            url.to_string()
+        };
+        let mut req = self.http.get(url);
+        if !cookies.is_empty() {
+            req = req.header("cookie", cookie_header(cookies));
+        }
+        read(req.send().await.unwrap()).await
+    }
+
+    pub async fn post_form(&self, path: &str, cookies: &[(&str, &str)], form: &str) -> Reply {
+        self.post(path, cookies, form, &[]).await
+    }
+
+    pub async fn post(
+        &self,
+        path: &str,
+        cookies: &[(&str, &str)],
+        form: &str,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.to_string());
+        if !cookies.is_empty() {
+            req = req.header("cookie", cookie_header(cookies));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        read(req.send().await.unwrap()).await
+    }
+
+    /// `GET /auth/tiktok/start`.
+    pub async fn begin(&self) -> Started {
+        let r = self.get("/auth/tiktok/start", &[]).await;
+        assert_eq!(r.status, 302, "{}", r.body);
+        let authorize_url = r.location();
+        let state = query_param(&authorize_url, "state").expect("state in the authorize URL");
+        let cookie = r
+            .set_cookie(mdz_callback::http::STATE_COOKIE)
+            .expect("state cookie");
+        Started {
+            authorize_url,
+            state,
+            cookie,
+        }
+    }
+
+    /// The browser at TikTok: the simulator answers with its redirect back to the callback.
+    pub async fn authorize(&self, started: &Started) -> String {
+        let r = self.get(&started.authorize_url, &[]).await;
+        assert_eq!(
+            r.status, 302,
+            "simulator refused the authorize request: {}",
+            r.body
+        );
+        let back = r.location();
+        assert!(back.starts_with(&self.base), "{back}");
+        back
+    }
+
+    /// Start, authorize and come back with the state cookie: the callback's answer.
+    pub async fn sign_in(&self) -> Reply {
+        let s = self.begin().await;
+        let back = self.authorize(&s).await;
+        self.get(&back, &[(mdz_callback::http::STATE_COOKIE, &s.cookie)])
+            .await
+    }
+
+    /// A full successful sign-in; returns the session cookie's value.
+    pub async fn signed_in(&self) -> String {
+        let r = self.sign_in().await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.set_cookie(mdz_callback::http::SESSION_COOKIE)
+            .filter(|v| !v.is_empty())
+            .expect("session cookie")
+    }
+
+    pub fn db_path(&self) -> std::path::PathBuf {
+        self.app.store.path().to_path_buf()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+        self.sim.shutdown().await;
+    }
+}
+
+pub fn cookie_header(cookies: &[(&str, &str)]) -> String {
+    cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+pub async fn read(resp: reqwest::Response) -> Reply {
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.text().await.unwrap_or_default();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// One query parameter of a URL, decoded.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    parsed
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// `url` with parameter `name` set to the raw (already encoded) `raw_value`.
+pub fn with_raw_param(url: &str, name: &str, raw_value: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut parts: Vec<String> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && p.split('=').next() != Some(name))
+        .map(String::from)
+        .collect();
+    parts.push(format!("{name}={raw_value}"));
+    format!("{base}?{}", parts.join("&"))
+}
