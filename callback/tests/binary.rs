@@ -1,0 +1,320 @@
+//! The real `mdz-callback` binary: start-up refuses bad settings and secrets with a message
+//! naming them, and a full sign-in leaves no token, code, client secret or key in its output
+//! or in the database files.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{OPEN_ID, SITE, query_param};
+use mdz_callback::http::{SESSION_COOKIE, STATE_COOKIE};
+use mdz_callback::secrets::TokenKey;
+use mdz_callback::sim::{Decision, Endpoint, SimOptions, Simulator};
+use mdz_callback::store::{Cipher, Store};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mdz-callback");
+const KEY_HEX: &str = "8f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
+/// Runs `serve` in `dir` with this config and environment; it must exit on its own.
+fn serve_fails(dir: &Path, config: &str, env: &[(&str, &str)]) -> (i32, String) {
+    std::fs::write(dir.join("config.toml"), config).unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve")
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn start_up_stops_with_a_message_naming_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = [
+        ("TIKTOK_CLIENT_KEY", "ck"),
+        ("TIKTOK_CLIENT_SECRET", "cs"),
+        ("MDZ_TOKEN_KEY", KEY_HEX),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut v: Vec<(&str, &str)> = secrets.to_vec();
+        v.extend_from_slice(extra);
+        v
+    };
+    let listen_busy = "[callback]\nlisten = \"not an address\"\n";
+
+    let (code, err) = serve_fails(dir.path(), SITE, &secrets[..2]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("MDZ_TOKEN_KEY is not set"), "{err}");
+    assert!(err.contains("openssl rand -hex 32"), "{err}");
+
+    let (code, err) = serve_fails(
+        dir.path(),
+        SITE,
+        &[
+            ("TIKTOK_CLIENT_KEY", "ck"),
+            ("TIKTOK_CLIENT_SECRET", "cs"),
+            ("MDZ_TOKEN_KEY", "0123abcd"),
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("MDZ_TOKEN_KEY must be exactly 64 hexadecimal characters"),
+        "{err}"
+    );
+    assert!(!err.contains("0123abcd"), "the bad key was echoed: {err}");
+
+    let (code, err) = serve_fails(dir.path(), SITE, &secrets[1..]);
+    assert_eq!(code, 2);
+    assert!(err.contains("TIKTOK_CLIENT_KEY is not set"), "{err}");
+
+    let (code, err) = serve_fails(dir.path(), &format!("{SITE}{listen_busy}"), &secrets);
+    assert_eq!(code, 2);
+    assert!(err.contains("callback.listen"), "{err}");
+
+    let (_, err) = serve_fails(
+        dir.path(),
+        &format!("{SITE}[callback]\npublic_url = \"http://callback.example\"\n"),
+        &secrets,
+    );
+    assert!(
+        err.contains("callback.public_url") && err.contains("https"),
+        "{err}"
+    );
+
+    let (_, err) = serve_fails(
+        dir.path(),
+        SITE,
+        &with(&[("MDZ_CALLBACK_RATE_LIMIT", "lots")]),
+    );
+    assert!(err.contains("MDZ_CALLBACK_RATE_LIMIT"), "{err}");
+
+    let (_, err) = serve_fails(dir.path(), &SITE.replace("contact", "kontakt"), &secrets);
+    assert!(
+        err.contains("config.toml:") && err.contains("kontakt"),
+        "{err}"
+    );
+
+    let (_, err) = serve_fails(
+        dir.path(),
+        &format!(
+            "{SITE}[tiktok]\nscopes = [\"user.info.basic\", \"video.upload\", \"video.publish\"]\n"
+        ),
+        &secrets,
+    );
+    assert!(err.contains("video.publish"), "{err}");
+
+    let missing = Command::new(BIN)
+        .args(["serve", "--config", "/nonexistent/config.toml"])
+        .env_clear()
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        err.contains("/nonexistent/config.toml") && err.contains("cannot read"),
+        "{err}"
+    );
+}
+
+#[test]
+fn sample_pages_are_written_for_the_page_checker() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.toml"), SITE).unwrap();
+    let out = Command::new(BIN)
+        .args(["sample-pages", "pages", "--config", "config.toml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let names: Vec<String> = std::fs::read_dir(dir.path().join("pages"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for want in [
+        "operator.html",
+        "missing_scope.html",
+        "rate_limited.html",
+        "not_found.html",
+    ] {
+        assert!(
+            names.iter().any(|n| n == want),
+            "{want} missing from {names:?}"
+        );
+    }
+    let op = std::fs::read_to_string(dir.path().join("pages/operator.html")).unwrap();
+    assert!(op.starts_with("<!DOCTYPE html>") && op.contains("name=\"csrf\""));
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_logs_or_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    // A free port for the child; the tiny window before it binds is harmless here.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let client_secret = "sim-client-secret-3b0c9e1f7a";
+    let sim = Simulator::start(SimOptions {
+        client_secret: client_secret.into(),
+        redirect_uris: vec![format!("{base}/auth/tiktok/callback")],
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    sim.set_decision(Some(Decision::Approve));
+    std::fs::write(dir.path().join("config.toml"), SITE).unwrap();
+    let log_path = dir.path().join("log.txt");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config", "config.toml"])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("RUST_LOG", "trace")
+        .env("TIKTOK_CLIENT_KEY", "sim-client-key")
+        .env("TIKTOK_CLIENT_SECRET", client_secret)
+        .env("MDZ_TOKEN_KEY", KEY_HEX)
+        .env("MDZ_TIKTOK_AUTH_URL", sim.auth_url())
+        .env("MDZ_TIKTOK_API_BASE", sim.api_base())
+        .env("MDZ_CALLBACK_LISTEN", format!("127.0.0.1:{port}"))
+        .env("MDZ_CALLBACK_PUBLIC_URL", &base)
+        .env("MDZ_CALLBACK_DATA_DIR", "data")
+        .env("MDZ_CALLBACK_EXPECTED_OPEN_ID", OPEN_ID)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(r) = http.get(format!("{base}/healthz")).send().await {
+            if r.status() == 200 {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "the service did not start");
+        assert!(child.try_wait().unwrap().is_none(), "the service exited");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // A full sign-in, then a look at the operator page.
+    let start = common::read(
+        http.get(format!("{base}/auth/tiktok/start"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let state = query_param(&start.location(), "state").unwrap();
+    let back = common::read(http.get(start.location()).send().await.unwrap())
+        .await
+        .location();
+    let code = query_param(&back, "code").unwrap();
+    let signed = common::read(
+        http.get(&back)
+            .header("cookie", format!("{STATE_COOKIE}={state}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(signed.status, 200, "{}", signed.body);
+    let session = signed.set_cookie(SESSION_COOKIE).unwrap();
+    let op = common::read(
+        http.get(format!("{base}/operator"))
+            .header("cookie", format!("{SESSION_COOKIE}={session}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(op.status, 200);
+    let verifier = url::form_urlencoded::parse(&sim.requests(Endpoint::Token)[0].body)
+        .find(|(k, _)| k == "code_verifier")
+        .unwrap()
+        .1
+        .into_owned();
+
+    // Stop it the way a service manager does.
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.wait();
+    sim.shutdown().await;
+
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    let data = dir.path().join("data");
+    let mut db_bytes = Vec::new();
+    for name in [
+        "mdz-callback.sqlite3",
+        "mdz-callback.sqlite3-wal",
+        "mdz-callback.sqlite3-shm",
+    ] {
+        if let Ok(b) = std::fs::read(data.join(name)) {
+            db_bytes.extend(b);
+        }
+    }
+    // The files looked at are the real records: the account is there, in the clear.
+    assert!(
+        contains(&db_bytes, OPEN_ID),
+        "the database files hold no connection"
+    );
+    assert!(logs.contains("mdz-callback serving"), "{logs}");
+
+    // Now read the tokens back through the store with the key: they exist, just not in the clear.
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(KEY_HEX, &mut key).unwrap();
+    let store = Store::open(&data, Cipher::new(&TokenKey::from_bytes(key))).unwrap();
+    let tokens = store.tokens(OPEN_ID).await.unwrap().expect("stored tokens");
+    let access = tokens.access.expose().to_string();
+    let refresh = tokens.refresh.expose().to_string();
+    assert!(access.len() > 10 && refresh.len() > 10);
+
+    for (what, secret) in [
+        ("access token", access.as_str()),
+        ("refresh token", refresh.as_str()),
+        ("authorization code", code.as_str()),
+        ("client secret", client_secret),
+        ("MDZ_TOKEN_KEY", KEY_HEX),
+        ("PKCE verifier", verifier.as_str()),
+        ("state", state.as_str()),
+        ("session cookie", session.as_str()),
+    ] {
+        assert!(!logs.contains(secret), "the {what} appears in the logs");
+        assert!(
+            !contains(&db_bytes, secret),
+            "the {what} appears in the database files"
+        );
+    }
+    // The key itself also not as raw bytes.
+    assert!(!db_bytes.windows(32).any(|w| w == key));
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
