@@ -298,6 +298,8 @@ impl Pages {
 /// Shown only if a compiled-in template fails at run time, which start-up checks rule out.
 const FALLBACK: &str = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Error</title></head><body><main><h1>Something went wrong</h1><p>Please try again later.</p></main></body></html>";
 
+const SAMPLE_AVATAR: &str = "data:image/svg+xml,%3Csvg%20xmlns='http://www.w3.org/2000/svg'%20viewBox='0%200%202%202'%3E%3Ccircle%20cx='1'%20cy='1'%20r='1'%20fill='%236b4fa0'/%3E%3C/svg%3E";
+
 /// One example of every page, with sample data: rendered at start-up as a check, and by
 /// `mdz-callback sample-pages` for the page checker.
 pub fn samples() -> Vec<Page> {
@@ -333,8 +335,9 @@ pub fn samples() -> Vec<Page> {
         Page::NotFound,
         Page::Operator(OperatorView {
             display_name: "Mira Demo".into(),
-            avatar_url: "https://p16-sign.tiktokcdn.com/avatar.jpeg?x-expires=1&x-signature=a%2Bb"
-                .into(),
+            // Inline, so the page checker sees no third-party request; live pages show
+            // TikTok's CDN URL and allow exactly its origin.
+            avatar_url: SAMPLE_AVATAR.into(),
             scopes: vec!["user.info.basic".into(), "video.upload".into()],
             connected_on: "2026-05-02 12:00".into(),
             csrf: "sample-csrf-token".into(),

@@ -382,6 +382,15 @@ async fn disconnect_needs_the_csrf_token_and_revokes_at_tiktok() {
         .await;
     assert_eq!(r.status, 403);
     let r = h
+        .post(
+            "/operator/disconnect",
+            &cookies,
+            &format!("csrf={csrf}"),
+            &[("origin", "null"), ("sec-fetch-site", "cross-site")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let r = h
         .post_form("/operator/disconnect", &[], &format!("csrf={csrf}"))
         .await;
     assert_eq!(r.status, 403, "no session, no disconnect");
@@ -393,7 +402,8 @@ async fn disconnect_needs_the_csrf_token_and_revokes_at_tiktok() {
             "/operator/disconnect",
             &cookies,
             &format!("csrf={csrf}"),
-            &[("origin", &h.base), ("sec-fetch-site", "same-origin")],
+            // What Chromium sends for this form under `Referrer-Policy: no-referrer`.
+            &[("origin", "null"), ("sec-fetch-site", "same-origin")],
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);

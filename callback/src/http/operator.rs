@@ -224,16 +224,18 @@ pub async fn disconnect(app: &App, ctx: &Ctx, req: Request<Incoming>) -> Resp {
     resp
 }
 
-/// Browsers say where a POST comes from; when they do, it must be this origin. (Older clients
-/// send neither header; the CSRF token and the Strict session cookie still stand.)
+/// Browsers say where a POST comes from; when they do, it must be this origin. `Sec-Fetch-Site`
+/// decides when present: under `Referrer-Policy: no-referrer` browsers send `Origin: null` even
+/// for a same-origin form. (Clients that send neither header still need the CSRF token and the
+/// Strict session cookie.)
 fn same_origin(app: &App, ctx: &Ctx) -> bool {
-    let origin_ok = ctx
-        .header("origin")
-        .is_none_or(|o| o.eq_ignore_ascii_case(&app.config.callback.public_url));
-    let site_ok = ctx
-        .header("sec-fetch-site")
-        .is_none_or(|s| s == "same-origin");
-    origin_ok && site_ok
+    if let Some(site) = ctx.header("sec-fetch-site") {
+        return site == "same-origin";
+    }
+    match ctx.header("origin") {
+        None | Some("null") => true,
+        Some(o) => o.eq_ignore_ascii_case(&app.config.callback.public_url),
+    }
 }
 
 fn csrf_refused() -> Page {
