@@ -105,6 +105,23 @@ async fn denial_shows_what_happened_and_calls_no_token_endpoint() {
 }
 
 #[tokio::test]
+async fn other_authorization_errors_say_what_tiktok_refused() {
+    let h = Harness::start().await;
+    let s = h.begin().await;
+    let url = format!(
+        "{}/auth/tiktok/callback?error=invalid_scope&error_description=Scope%20not%20allowed&state={}",
+        h.base, s.state
+    );
+    let r = h.get(&url, &[(STATE_COOKIE, &s.cookie)]).await;
+    assert_eq!(r.status, 502, "{}", r.body);
+    assert!(r.body.contains("invalid_scope"), "{}", r.body);
+    assert!(r.body.contains("Scope not allowed"), "{}", r.body);
+    assert!(r.body.contains("href=\"/auth/tiktok/start\""));
+    assert_eq!(h.sim.calls(Endpoint::Token), 0);
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn a_missing_scope_is_refused_by_name_and_the_token_revoked() {
     let h = Harness::start().await;
     h.sim.set_decision(Some(Decision::ApproveScopes(vec![
@@ -432,7 +449,8 @@ async fn an_idle_session_expires() {
 
 #[tokio::test]
 async fn refresh_is_single_flight_and_the_rotated_token_is_stored_first() {
-    let h = Harness::start().await;
+    // An unusual lifetime, so a hard-coded one would show.
+    let h = Harness::with(|s| s.sim.expires_in = 7_321).await;
     h.signed_in().await;
     let before = h.app.store.tokens(OPEN_ID).await.unwrap().unwrap();
     // Make the stored access token look spent; lifetimes otherwise come from TikTok's answer.
@@ -461,9 +479,9 @@ async fn refresh_is_single_flight_and_the_rotated_token_is_stored_first() {
     assert_eq!(after.access.expose(), tokens[0]);
     assert_ne!(after.refresh.expose(), before.refresh.expose());
     assert!(h.sim.token_is_live(&tokens[0]));
-    // The lifetime stored is the one TikTok gave (86400 s in the simulator).
+    // The lifetime stored is the one TikTok gave.
     let lifetime = after.access_expires_at - after.access_issued_at;
-    assert_eq!(lifetime, 86_400_000);
+    assert_eq!(lifetime, 7_321_000);
     h.stop().await;
 }
 
@@ -491,6 +509,78 @@ async fn a_dead_refresh_token_drops_the_connection() {
     let r = h.get("/operator", &[(SESSION_COOKIE, &session)]).await;
     assert_eq!(r.status, 403, "{}", r.body);
     assert!(h.app.store.account(OPEN_ID).await.unwrap().is_none());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn disconnect_with_an_expired_access_token_refreshes_then_revokes() {
+    let h = Harness::start().await;
+    let session = h.signed_in().await;
+    let db = rusqlite::Connection::open(h.db_path()).unwrap();
+    db.execute(
+        "UPDATE connections SET access_expires_at = access_issued_at",
+        [],
+    )
+    .unwrap();
+    let cookies = [(SESSION_COOKIE, session.as_str())];
+    let op = h.get("/operator", &cookies).await;
+    let csrf = op
+        .body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let r = h
+        .post_form("/operator/disconnect", &cookies, &format!("csrf={csrf}"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        h.sim.calls(Endpoint::Token),
+        2,
+        "exchange, then one refresh"
+    );
+    assert_eq!(h.sim.calls(Endpoint::Revoke), 1);
+    assert_eq!(h.sim.live_tokens(OPEN_ID), 0);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn tiktok_redirects_are_never_followed() {
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A "TikTok" that sends every API call elsewhere with a 307 (which would replay the POST
+    // with the client secret and code to wherever it points).
+    let target = Arc::new(Mutex::new(String::new()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let redirector = format!("http://{}", listener.local_addr().unwrap());
+    let t = target.clone();
+    let server = tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = vec![0u8; 8192];
+            let n = sock.read(&mut buf).await.unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..n]).to_string();
+            let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let location = format!("{}{path}", t.lock().unwrap());
+            let reply = format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let _ = sock.write_all(reply.as_bytes()).await;
+        }
+    });
+    let t = target.clone();
+    let h = Harness::with(move |s| {
+        s.api_base = Some(Box::new(move |sim: &str| {
+            *t.lock().unwrap() = sim.to_string();
+            redirector
+        }))
+    })
+    .await;
+    let r = h.sign_in().await;
+    assert_eq!(r.status, 502, "{}", r.body);
+    assert_eq!(h.sim.calls(Endpoint::Token), 0, "the redirect was followed");
+    assert_eq!(r.set_cookie(SESSION_COOKIE), None);
+    server.abort();
     h.stop().await;
 }
 

@@ -31,6 +31,8 @@ pub struct Setup {
     pub rate_limit: u32,
     /// `None`: the loopback origin the service listens on.
     pub public_url: Option<String>,
+    /// Given the simulator's API origin, the `tiktok.api_base` to configure instead.
+    pub api_base: Option<Box<dyn FnOnce(&str) -> String + Send>>,
 }
 
 impl Default for Setup {
@@ -48,6 +50,7 @@ impl Default for Setup {
             expected_open_id: Some(OPEN_ID.into()),
             rate_limit: 1000,
             public_url: None,
+            api_base: None,
         }
     }
 }
@@ -118,7 +121,10 @@ impl Harness {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::parse(Path::new("config.toml"), SITE, Vec::new()).unwrap();
         config.tiktok.auth_url = sim.auth_url();
-        config.tiktok.api_base = sim.api_base();
+        config.tiktok.api_base = match setup.api_base.take() {
+            Some(f) => f(&sim.api_base()),
+            None => sim.api_base(),
+        };
         config.callback.public_url = public;
         config.callback.data_dir = dir.path().join("data");
         config.callback.expected_open_id = setup.expected_open_id.clone();
