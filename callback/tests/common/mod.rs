@@ -22,6 +22,9 @@ contact = "info@ecooffice.net"
 security_txt_expires = 2027-05-01T00:00:00Z
 "#;
 
+/// Maps the simulator's API origin to the `tiktok.api_base` a test wants instead.
+pub type ApiBase = Box<dyn FnOnce(&str) -> String + Send>;
+
 /// What a test may change before the service starts.
 pub struct Setup {
     pub options: Options,
@@ -32,7 +35,7 @@ pub struct Setup {
     /// `None`: the loopback origin the service listens on.
     pub public_url: Option<String>,
     /// Given the simulator's API origin, the `tiktok.api_base` to configure instead.
-    pub api_base: Option<Box<dyn FnOnce(&str) -> String + Send>>,
+    pub api_base: Option<ApiBase>,
 }
 
 impl Default for Setup {
