@@ -212,6 +212,12 @@ fn load_page(root: &Path, content: &Path, path: &Path) -> Result<Page, SiteError
         .map(|c| c.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()
         .join("/");
+    parse_page(source, rel, text)
+}
+
+/// A page from its text: front matter, URL and body. Separate from the file system so the
+/// fuzzer and tests can feed it any string.
+pub fn parse_page(source: PathBuf, rel: String, text: String) -> Result<Page, SiteError> {
     let (front_range, body_start) = split_front_matter(&source, &text)?;
     let front: FrontMatter = toml::from_str(&text[front_range.clone()]).map_err(|e| {
         let offset = front_range.start + e.span().map_or(0, |s| s.start);
