@@ -54,6 +54,46 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX security_events_at ON security_events(at);
     "#,
+    // 2: draft hand-off. Review decisions per manifest label (who, when, the file's size and
+    // SHA-256 at that moment), and uploads. At most one active upload per asset, enforced by
+    // the database itself, so a form submitted twice starts one upload.
+    r#"
+    CREATE TABLE asset_reviews (
+        label TEXT PRIMARY KEY,
+        decision TEXT NOT NULL CHECK (decision IN ('approved', 'rejected')),
+        decided_by TEXT NOT NULL,
+        decided_at INTEGER NOT NULL,
+        file_name TEXT NOT NULL,
+        size INTEGER,
+        sha256 TEXT,
+        CHECK (decision = 'rejected' OR (size IS NOT NULL AND sha256 IS NOT NULL))
+    ) STRICT;
+
+    CREATE TABLE uploads (
+        id INTEGER PRIMARY KEY,
+        asset_label TEXT NOT NULL,
+        file_name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        open_id TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'uploading', 'processing', 'in_inbox',
+            'posted', 'failed', 'interrupted', 'unknown')),
+        bytes_sent INTEGER NOT NULL,
+        chunk_size INTEGER,
+        chunk_count INTEGER,
+        publish_id TEXT,
+        tiktok_status TEXT,
+        error_code TEXT,
+        error_message TEXT,
+        log_id TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        finished_at INTEGER
+    ) STRICT;
+    CREATE UNIQUE INDEX uploads_one_active_per_asset ON uploads(asset_label)
+        WHERE state IN ('queued', 'uploading', 'processing');
+    CREATE INDEX uploads_open_id ON uploads(open_id, id);
+    "#,
 ];
 
 /// Brings the schema up to date in one transaction per step.
