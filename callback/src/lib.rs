@@ -11,6 +11,7 @@ pub mod demo;
 pub mod events;
 pub mod http;
 pub mod pages;
+pub mod records;
 pub mod secrets;
 pub mod sim;
 pub mod store;
@@ -137,19 +138,17 @@ pub async fn run(
     result
 }
 
+/// The same purge as `mdz-callback purge` ([`store::Store::purge`]), every `purge_every`.
 async fn purge_loop(app: Arc<App>) {
-    let retention = Duration::from_secs(u64::from(app.config.callback.retention_days) * 86_400);
+    let retention =
+        store::Retention::new(app.config.callback.retention_days, app.options.session_idle);
     let mut tick = tokio::time::interval(app.options.purge_every);
     loop {
         tick.tick().await;
         app.limiter.tidy();
-        match app
-            .store
-            .purge(now_ms(), app.options.session_idle, retention)
-            .await
-        {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(records = n, "purged expired records"),
+        match app.store.purge(now_ms(), retention).await {
+            Ok(p) if p.total() == 0 => {}
+            Ok(p) => tracing::info!(records = p.total(), "purged expired records ({p})"),
             Err(e) => tracing::error!(error = %e, "purge failed"),
         }
     }

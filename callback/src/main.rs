@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use mdz_callback::records;
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +31,36 @@ enum Command {
         #[arg(long, default_value = "config.toml")]
         config: PathBuf,
     },
+    /// Delete expired sign-in states, idle sessions, ended connections and security events
+    /// older than callback.retention_days (serve does the same on a timer).
+    Purge {
+        #[arg(long, default_value = "config.toml")]
+        config: PathBuf,
+    },
+    /// Print every record about one TikTok user as JSON (tokens are never shown).
+    Export {
+        #[arg(long)]
+        open_id: String,
+        #[arg(long, default_value = "config.toml")]
+        config: PathBuf,
+    },
+    /// Revoke one TikTok user's access at TikTok and delete their records; says what was
+    /// deleted and what was kept, and why.
+    Forget {
+        #[arg(long)]
+        open_id: String,
+        #[arg(long, default_value = "config.toml")]
+        config: PathBuf,
+    },
+    /// Write a consistent copy of the database to PATH, also while serve runs.
+    Backup {
+        path: PathBuf,
+        /// Replace PATH if it exists.
+        #[arg(long)]
+        force: bool,
+        #[arg(long, default_value = "config.toml")]
+        config: PathBuf,
+    },
     /// Render every page with sample data into DIR (for the page checker).
     #[command(hide = true)]
     SamplePages {
@@ -53,6 +84,39 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve { config } => Ok(mdz_callback::commands::serve(&config).await?),
             Command::Demo { port, config } => mdz_callback::demo::demo(&config, port).await,
+            Command::Purge { config } => {
+                let purged = records::purge_command(&config).await?;
+                println!("purged {} expired records ({purged})", purged.total());
+                Ok(())
+            }
+            Command::Export { open_id, config } => {
+                println!("{}", records::export_command(&config, &open_id).await?);
+                Ok(())
+            }
+            Command::Forget { open_id, config } => {
+                let report = records::forget_command(&config, &open_id).await?;
+                print!("{report}");
+                // Deleting locally succeeded, so the exit status is success; the warning says
+                // what is left to do at TikTok.
+                if let Some(w) = report.warning() {
+                    eprintln!("warning: {w}");
+                }
+                Ok(())
+            }
+            Command::Backup {
+                path,
+                force,
+                config,
+            } => {
+                let r = records::backup_command(&config, &path, force)?;
+                println!(
+                    "wrote a consistent backup to {} ({} bytes, schema version {}); integrity check ok",
+                    r.path.display(),
+                    r.bytes,
+                    r.schema_version
+                );
+                Ok(())
+            }
             Command::SamplePages { dir, config } => {
                 let n = mdz_callback::commands::sample_pages(&config, &dir)?;
                 println!("wrote {n} pages to {}", dir.display());

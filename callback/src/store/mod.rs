@@ -2,8 +2,13 @@
 //! single writer; every call runs on tokio's blocking pool so a slow disk never stalls the
 //! request threads.
 
+pub mod backup;
 mod crypto;
+mod export;
 mod migrate;
+mod retention;
+pub mod rules;
+pub mod security_log;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -13,6 +18,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 pub use crypto::{Cipher, OpenError};
+pub use export::{Cell, Content, Outcome, TableExport, TableOutcome};
+pub use retention::{Purged, Retention};
 
 use crate::secrets::Secret;
 
@@ -443,20 +450,20 @@ impl Store {
     }
 
     pub async fn record_event(&self, at: i64, e: SecurityEvent) -> Result<(), StoreError> {
+        // Bounded here, not by callers, so no caller can store an oversized or unsafe value.
+        let e = security_log::bounded(e);
         self.call(move |c, _| {
-            let ua: String = e.user_agent.chars().take(512).collect();
-            let detail: String = e.detail.chars().take(1024).collect();
             c.execute(
                 "INSERT INTO security_events (at, kind, method, path, status, client, user_agent, detail)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![at, e.kind, e.method, e.path, e.status, e.client, ua, detail],
+                params![at, e.kind, e.method, e.path, e.status, e.client, e.user_agent, e.detail],
             )?;
             Ok(())
         })
         .await
     }
 
-    /// The most recent security events, newest first (for tests and, later, `export`).
+    /// The most recent security events, newest first (for tests).
     pub async fn recent_events(&self, limit: u32) -> Result<Vec<SecurityEvent>, StoreError> {
         self.call(move |c, _| {
             let mut stmt = c.prepare(
@@ -476,33 +483,6 @@ impl Store {
                 })
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
-        .await
-    }
-
-    /// Deletes expired states and sessions, and events older than the retention period.
-    pub async fn purge(
-        &self,
-        now: i64,
-        session_idle: Duration,
-        retention: Duration,
-    ) -> Result<usize, StoreError> {
-        self.call(move |c, _| {
-            let tx = c.transaction()?;
-            let mut n = tx.execute(
-                "DELETE FROM auth_states WHERE expires_at <= ?1",
-                params![now],
-            )?;
-            n += tx.execute(
-                "DELETE FROM sessions WHERE last_seen_at < ?1",
-                params![now.saturating_sub(ms(session_idle))],
-            )?;
-            n += tx.execute(
-                "DELETE FROM security_events WHERE at < ?1",
-                params![now.saturating_sub(ms(retention))],
-            )?;
-            tx.commit()?;
-            Ok(n)
         })
         .await
     }
