@@ -76,7 +76,9 @@ pub fn visible_text(html: &str) -> String {
     let body = html.split("<body>").nth(1).unwrap_or(html);
     let mut rest = body;
     // Block-level boundaries separate words; inline tags (links, abbr) do not.
-    const BLOCK: [&str; 12] = ["p", "h1", "h2", "h3", "li", "ul", "ol", "dt", "dd", "div", "td", "th"];
+    const BLOCK: [&str; 12] = [
+        "p", "h1", "h2", "h3", "li", "ul", "ol", "dt", "dd", "div", "td", "th",
+    ];
     while let Some(i) = rest.find('<') {
         out.push_str(&rest[..i]);
         let end = rest[i..].find('>').map_or(rest.len(), |e| i + e + 1);
