@@ -51,6 +51,61 @@ impl SiteError {
         }
     }
 
+    /// A copy, for problems `mdz serve` keeps between rebuilds and reports again. (Not `Clone`:
+    /// a configuration error may carry an `io::Error`, copied here by kind and text.)
+    pub fn copy(&self) -> SiteError {
+        use crate::config::ConfigError;
+        match self {
+            SiteError::Source {
+                location,
+                message,
+                help,
+            } => SiteError::Source {
+                location: location.clone(),
+                message: message.clone(),
+                help: help.clone(),
+            },
+            SiteError::File {
+                path,
+                message,
+                help,
+            } => SiteError::File {
+                path: path.clone(),
+                message: message.clone(),
+                help: help.clone(),
+            },
+            SiteError::Template {
+                template,
+                message,
+                help,
+            } => SiteError::Template {
+                template: template.clone(),
+                message: message.clone(),
+                help: help.clone(),
+            },
+            SiteError::Config(e) => SiteError::Config(match e {
+                ConfigError::Io { path, source } => ConfigError::Io {
+                    path: path.clone(),
+                    source: std::io::Error::new(source.kind(), source.to_string()),
+                },
+                ConfigError::Invalid {
+                    location,
+                    message,
+                    help,
+                } => ConfigError::Invalid {
+                    location: location.clone(),
+                    message: message.clone(),
+                    help: help.clone(),
+                },
+                ConfigError::Env { var, message, help } => ConfigError::Env {
+                    var: var.clone(),
+                    message: message.clone(),
+                    help: help.clone(),
+                },
+            }),
+        }
+    }
+
     /// Sort key so problems come out grouped by file and in reading order.
     fn key(&self) -> (String, usize, usize) {
         match self {

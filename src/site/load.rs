@@ -1,8 +1,10 @@
 //! Reading `content/`: walking it, splitting each file into TOML front matter and Markdown, and
 //! deciding each page's URL. Nothing here renders or writes; every problem is collected.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -81,15 +83,37 @@ impl Page {
     }
 }
 
-/// Loads every `*.md` below `root/content`, in path order. Returns all pages that loaded, the
-/// URLs of those that did not (so links to them are not reported a second time), and every
-/// problem met on the way.
-pub fn load_pages(root: &Path) -> (Vec<Page>, Vec<String>, Problems) {
+/// A page that failed to load: links to its URL are not reported a second time.
+#[derive(Debug)]
+pub struct Failed {
+    pub rel: String,
+    pub url: String,
+    pub error: SiteError,
+}
+
+/// What [`load_pages`] found.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Every page that loaded, in path order.
+    pub pages: Vec<Page>,
+    pub failed: Vec<Failed>,
+    /// Problems of the walk itself: no content folder, unreadable folders, link loops.
+    pub walk_problems: Problems,
+    /// Folders below `content/` (as `rel` paths), so a watcher can tell a removed folder from
+    /// a removed file.
+    pub folders: HashSet<String>,
+    /// Whether the walk went through a symbolic link (a change behind one may not be seen as
+    /// a change below `content/`).
+    pub through_links: bool,
+}
+
+/// Loads every `*.md` below `root/content`, in path order (files are read and parsed in
+/// parallel). Problems of the set of pages as a whole are [`set_problems`]'.
+pub fn load_pages(root: &Path) -> Loaded {
     let content = root.join("content");
-    let mut problems = Problems::default();
-    let mut pages = Vec::new();
+    let mut loaded = Loaded::default();
     if !content.is_dir() {
-        problems.push(SiteError::file(
+        loaded.walk_problems.push(SiteError::file(
             "content",
             "the content folder does not exist",
             format!(
@@ -97,12 +121,12 @@ pub fn load_pages(root: &Path) -> (Vec<Page>, Vec<String>, Problems) {
                 content.display()
             ),
         ));
-        return (pages, Vec::new(), problems);
+        return loaded;
     }
-    let mut failed = Vec::new();
     let walker = walkdir::WalkDir::new(&content)
         .follow_links(true)
         .sort_by_file_name();
+    let mut files = Vec::new();
     for entry in walker {
         let entry = match entry {
             Ok(e) => e,
@@ -122,26 +146,62 @@ pub fn load_pages(root: &Path) -> (Vec<Page>, Vec<String>, Problems) {
                         "check the file's permissions, or remove the broken link",
                     )
                 };
-                problems.push(SiteError::file(path, message, help));
+                loaded
+                    .walk_problems
+                    .push(SiteError::file(path, message, help));
                 continue;
             }
         };
+        loaded.through_links |= entry.path_is_symlink();
         let path = entry.path();
-        if !entry.file_type().is_file() || path.extension().and_then(|e| e.to_str()) != Some("md") {
+        let rel = rel_of(&content, path);
+        if entry.file_type().is_dir() {
+            if !rel.is_empty() {
+                loaded.folders.insert(rel);
+            }
             continue;
         }
-        match load_page(root, &content, path) {
-            Ok(p) => pages.push(p),
-            Err(e) => {
-                problems.push(e);
-                if let Ok(rel) = path.strip_prefix(&content) {
-                    failed.push(url_for(&rel.to_string_lossy().replace('\\', "/")).0);
-                }
-            }
+        if entry.file_type().is_file() && path.extension().and_then(|e| e.to_str()) == Some("md") {
+            files.push((path.to_path_buf(), rel));
         }
     }
+    let results: Vec<(String, Result<Page, SiteError>)> = files
+        .into_par_iter()
+        .map(|(path, rel)| {
+            let page = load_page(root, &path, rel.clone());
+            (rel, page)
+        })
+        .collect();
+    for (rel, result) in results {
+        match result {
+            Ok(p) => loaded.pages.push(p),
+            Err(error) => loaded.failed.push(Failed {
+                url: url_for(&rel).0,
+                rel,
+                error,
+            }),
+        }
+    }
+    loaded
+}
+
+/// Loads one page, `rel` below `content/`.
+pub fn load_file(root: &Path, rel: &str) -> Result<Page, SiteError> {
+    let path = rel
+        .split('/')
+        .fold(root.join("content"), |path, part| path.join(part));
+    load_page(root, &path, rel.to_string())
+}
+
+/// The order of [`load_pages`]: folder by folder, names compared as bytes.
+pub fn path_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.split('/').cmp(b.split('/'))
+}
+
+/// Problems of the pages as a set: two pages at one URL, no home page.
+pub fn set_problems(pages: &[Page], failed: &[Failed], problems: &mut Problems) {
     let mut by_url: BTreeMap<&str, &Page> = BTreeMap::new();
-    for p in &pages {
+    for p in pages {
         if let Some(first) = by_url.insert(&p.url, p) {
             problems.push(SiteError::file(
                 &p.source,
@@ -154,21 +214,29 @@ pub fn load_pages(root: &Path) -> (Vec<Page>, Vec<String>, Problems) {
             ));
         }
     }
-    if !pages.iter().any(|p| p.url == "/") && !failed.iter().any(|u| u == "/") {
+    if !pages.iter().any(|p| p.url == "/") && !failed.iter().any(|f| f.url == "/") {
         problems.push(SiteError::file(
             "content/index.md",
             "there is no home page",
             "create content/index.md",
         ));
     }
-    (pages, failed, problems)
+}
+
+fn rel_of(content: &Path, path: &Path) -> String {
+    path.strip_prefix(content)
+        .unwrap_or(path)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn display_path(root: &Path, p: &Path) -> PathBuf {
     p.strip_prefix(root).unwrap_or(p).to_path_buf()
 }
 
-fn load_page(root: &Path, content: &Path, path: &Path) -> Result<Page, SiteError> {
+fn load_page(root: &Path, path: &Path, rel: String) -> Result<Page, SiteError> {
     let source = display_path(root, path);
     let meta = std::fs::metadata(path).map_err(|e| {
         SiteError::file(
@@ -205,13 +273,6 @@ fn load_page(root: &Path, content: &Path, path: &Path) -> Result<Page, SiteError
             "save it as UTF-8 in your editor",
         )
     })?;
-    let rel = path
-        .strip_prefix(content)
-        .unwrap_or(path)
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/");
     parse_page(source, rel, text)
 }
 

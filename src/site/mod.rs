@@ -14,7 +14,10 @@ pub mod render;
 pub mod serve;
 pub mod write;
 
-use std::collections::BTreeMap;
+#[cfg(test)]
+mod incremental_tests;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -38,11 +41,13 @@ pub struct Site {
     templates: Templates,
 }
 
-/// One page after Markdown and templates.
+/// One page after Markdown and templates, as the checks see it.
+#[derive(Clone, Copy)]
 pub struct RenderedPage<'s> {
     pub page: &'s Page,
-    pub markdown: Rendered,
-    pub html: String,
+    pub markdown: &'s Rendered,
+    /// Every element id of the page as published: the anchors a link may point at.
+    pub ids: &'s HashSet<String>,
 }
 
 /// What `mdz check` found: problems fail, warnings only inform.
@@ -50,6 +55,16 @@ pub struct RenderedPage<'s> {
 pub struct Report {
     pub problems: Problems,
     pub warnings: Vec<String>,
+}
+
+/// Config, templates and pages as loaded, with the problems no single page owns.
+struct Loaded {
+    site: Site,
+    failed: Vec<load::Failed>,
+    /// Walk and glossary problems: only a full load finds them again.
+    fixed: Vec<SiteError>,
+    folders: HashSet<String>,
+    through_links: bool,
 }
 
 impl Site {
@@ -65,6 +80,19 @@ impl Site {
     /// still render the rest and report their problems too. `None` when config or templates
     /// fail, since nothing can be rendered then.
     pub fn load_lenient(root: &Path) -> (Option<Site>, Problems) {
+        match Site::load_parts(root) {
+            Ok(l) => {
+                let mut problems = Problems(l.fixed);
+                load::set_problems(&l.site.pages, &l.failed, &mut problems);
+                problems.0.extend(l.failed.into_iter().map(|f| f.error));
+                l.site.misplaced_glossary(&mut problems);
+                (Some(l.site), problems)
+            }
+            Err(problems) => (None, problems),
+        }
+    }
+
+    fn load_parts(root: &Path) -> Result<Loaded, Problems> {
         let mut problems = Problems::default();
         let config = match Config::load(&root.join("config.toml")) {
             Ok(c) => Some(c),
@@ -73,8 +101,7 @@ impl Site {
                 None
             }
         };
-        let (pages, broken_urls, page_problems) = load::load_pages(root);
-        problems.0.extend(page_problems.0);
+        let loaded = load::load_pages(root);
         let templates = match Templates::load(root) {
             Ok(t) => Some(t),
             Err(p) => {
@@ -82,11 +109,38 @@ impl Site {
                 None
             }
         };
-        let glossary = match pages.iter().find(|p| p.rel == "glossary.md") {
-            Some(g) => Glossary::from_page(g, &mut problems),
+        let mut fixed = loaded.walk_problems;
+        let glossary = match loaded.pages.iter().find(|p| p.rel == "glossary.md") {
+            Some(g) => Glossary::from_page(g, &mut fixed),
             None => Glossary::empty(),
         };
-        for p in &pages {
+        let (Some(config), Some(templates)) = (config, templates) else {
+            problems.0.extend(fixed.0);
+            load::set_problems(&loaded.pages, &loaded.failed, &mut problems);
+            problems
+                .0
+                .extend(loaded.failed.into_iter().map(|f| f.error));
+            return Err(problems);
+        };
+        let site = Site {
+            root: root.to_path_buf(),
+            config,
+            broken_urls: loaded.failed.iter().map(|f| f.url.clone()).collect(),
+            pages: loaded.pages,
+            glossary,
+            templates,
+        };
+        Ok(Loaded {
+            site,
+            failed: loaded.failed,
+            fixed: fixed.0,
+            folders: loaded.folders,
+            through_links: loaded.through_links,
+        })
+    }
+
+    fn misplaced_glossary(&self, problems: &mut Problems) {
+        for p in &self.pages {
             if p.rel != "glossary.md" {
                 if let Some(g) = p.front.glossary.first() {
                     problems.push(SiteError::at(
@@ -97,36 +151,11 @@ impl Site {
                 }
             }
         }
-        let site = match (config, templates) {
-            (Some(config), Some(templates)) => Some(Site {
-                root: root.to_path_buf(),
-                config,
-                pages,
-                glossary,
-                broken_urls,
-                templates,
-            }),
-            _ => None,
-        };
-        (site, problems)
     }
 
-    /// Markdown and templates for every page, in parallel; output order stays the page order.
-    pub fn render_pages(&self) -> (Vec<RenderedPage<'_>>, Problems) {
-        let results: Vec<Result<RenderedPage<'_>, SiteError>> =
-            self.pages.par_iter().map(|p| self.render_page(p)).collect();
-        let mut problems = Problems::default();
-        let mut pages = Vec::with_capacity(results.len());
-        for r in results {
-            match r {
-                Ok(p) => pages.push(p),
-                Err(e) => problems.push(e),
-            }
-        }
-        (pages, problems)
-    }
-
-    fn render_page<'s>(&'s self, page: &'s Page) -> Result<RenderedPage<'s>, SiteError> {
+    /// Markdown and template for one page: what the checks need, and the HTML before
+    /// minification.
+    fn render_page(&self, page: &Page) -> Result<(PageRender, String), SiteError> {
         let is_glossary = page.rel == "glossary.md";
         let md = markdown::render(page, &self.glossary, !is_glossary);
         let template = match &page.front.template {
@@ -194,36 +223,24 @@ impl Site {
                 },
                 other => other,
             })?;
-        Ok(RenderedPage {
-            page,
-            markdown: md,
-            html,
-        })
+        let ids = html::ids(&html).into_iter().collect();
+        Ok((PageRender { markdown: md, ids }, html))
     }
 
-    /// Renders the whole site into memory and runs every check that does not depend on the
-    /// clock. Only a site without problems comes back.
-    pub fn render(&self) -> Result<Output, Problems> {
-        let (pages, mut problems) = self.render_pages();
-        let extra = self.extra_files();
-        links::check(
-            &pages,
-            extra.keys().map(String::as_str),
-            &self.broken_urls,
-            &mut problems,
-        );
-        policy::check(self, &pages, &mut problems);
-        if !problems.is_empty() {
-            return Err(problems.sorted());
+    /// The names of [`Site::extra_files`], without making them.
+    fn extra_file_names(&self) -> Vec<String> {
+        let mut names = vec![
+            "sitemap.xml".to_string(),
+            "robots.txt".into(),
+            ".well-known/security.txt".into(),
+        ];
+        if let (Some(name), Some(_)) = (
+            &self.config.tiktok.verification_file,
+            &self.config.tiktok.verification_content,
+        ) {
+            names.push(name.clone());
         }
-        let mut out = Output::default();
-        for p in &pages {
-            out.add(p.page.output.clone(), p.html.clone().into_bytes());
-        }
-        for (path, text) in extra {
-            out.add(path, text.into_bytes());
-        }
-        Ok(out)
+        names
     }
 
     /// The plain-text files beside the pages.
@@ -257,21 +274,337 @@ impl Site {
 
     /// `mdz check`: every problem, plus the clock-dependent warnings a build must not depend on.
     pub fn check(root: &Path, today: (i32, u8, u8)) -> Report {
-        let (site, problems) = Site::load_lenient(root);
+        let build = match Build::new(root) {
+            Ok(b) => b,
+            Err(problems) => {
+                return Report {
+                    problems,
+                    warnings: Vec::new(),
+                };
+            }
+        };
         let mut report = Report {
-            problems,
+            problems: build.output().err().unwrap_or_default(),
             warnings: Vec::new(),
         };
-        let Some(site) = site else {
-            report.problems = report.problems.sorted();
-            return report;
-        };
-        if let Err(p) = site.render() {
-            report.problems.0.extend(p.0);
-        }
-        policy::check_expiry(&site.config, today, &mut report);
+        policy::check_expiry(&build.site.config, today, &mut report);
         report.problems = std::mem::take(&mut report.problems).sorted();
         report
+    }
+}
+
+/// What the checks need of one rendered page; the HTML itself goes to the output.
+pub struct PageRender {
+    pub markdown: Rendered,
+    pub ids: HashSet<String>,
+}
+
+/// A site loaded and rendered, before its checks. `mdz build` makes one and drops it; `mdz
+/// serve` keeps it, so a save re-reads and re-renders only the pages it touched
+/// ([`Build::update`]) before every check runs again ([`Build::output`]). A page's output
+/// depends only on its own file, the glossary, the templates and the configuration; what looks
+/// across pages is checked again: set problems (duplicate URLs, home page) and policy in full,
+/// links for the pages whose links could have changed (their own, those into a changed page,
+/// and those already broken).
+pub struct Build {
+    pub site: Site,
+    failed: Vec<load::Failed>,
+    fixed: Vec<SiteError>,
+    folders: HashSet<String>,
+    through_links: bool,
+    /// One per page of `site.pages`, in the same order.
+    renders: Vec<Result<PageRender, SiteError>>,
+    /// Problems of each page's links, in the same order.
+    link_problems: Vec<Vec<SiteError>>,
+    /// The pages (`rel`) whose links lead to a URL path, by that path.
+    inbound: HashMap<String, BTreeSet<String>>,
+    /// Every page that rendered, minified; complete whenever there are no problems.
+    pages_output: Output,
+}
+
+/// A file for [`Output::extend`]: path and bytes.
+type OutputFile = (String, Vec<u8>);
+
+/// What [`Build::update`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Update {
+    /// Only these pages were read and rendered again.
+    Pages(usize),
+    /// The change reaches beyond single pages (configuration, templates, glossary, folders,
+    /// symbolic links): load everything again with [`Build::new`].
+    Full,
+}
+
+impl Build {
+    /// Loads and renders everything. `Err` only when configuration or templates fail, since
+    /// nothing can be rendered then; every other problem waits for [`Build::output`].
+    pub fn new(root: &Path) -> Result<Build, Problems> {
+        let loaded = Site::load_parts(root).map_err(Problems::sorted)?;
+        let site = loaded.site;
+        let results: Vec<(Result<PageRender, SiteError>, Option<OutputFile>)> = site
+            .pages
+            .par_iter()
+            .map(|p| match site.render_page(p) {
+                Ok((r, html)) => (Ok(r), Some((p.output.clone(), html.into_bytes()))),
+                Err(e) => (Err(e), None),
+            })
+            .collect();
+        let mut renders = Vec::with_capacity(results.len());
+        let mut files = Vec::with_capacity(results.len());
+        for (r, file) in results {
+            renders.push(r);
+            files.extend(file);
+        }
+        let mut pages_output = Output::default();
+        pages_output.extend(files);
+        let mut build = Build {
+            link_problems: site.pages.iter().map(|_| Vec::new()).collect(),
+            site,
+            failed: loaded.failed,
+            fixed: loaded.fixed,
+            folders: loaded.folders,
+            through_links: loaded.through_links,
+            renders,
+            inbound: HashMap::new(),
+            pages_output,
+        };
+        for i in 0..build.site.pages.len() {
+            build.index_links(i, true);
+        }
+        let all: Vec<usize> = (0..build.site.pages.len()).collect();
+        build.check_links(&all);
+        Ok(build)
+    }
+
+    /// Adds (or removes) page `i`'s links to the inbound index.
+    fn index_links(&mut self, i: usize, add: bool) {
+        let Ok(r) = &self.renders[i] else { return };
+        let page = &self.site.pages[i];
+        for link in &r.markdown.links {
+            let target = links::target(&page.url, link);
+            if add {
+                self.inbound
+                    .entry(target.to_string())
+                    .or_default()
+                    .insert(page.rel.clone());
+            } else if let Some(from) = self.inbound.get_mut(target) {
+                from.remove(&page.rel);
+                if from.is_empty() {
+                    self.inbound.remove(target);
+                }
+            }
+        }
+    }
+
+    /// The pages as the checks see them, with the index of each in `site.pages`.
+    fn views(&self) -> Vec<(usize, RenderedPage<'_>)> {
+        self.site
+            .pages
+            .iter()
+            .zip(&self.renders)
+            .enumerate()
+            .filter_map(|(i, (page, r))| {
+                r.as_ref().ok().map(|r| {
+                    (
+                        i,
+                        RenderedPage {
+                            page,
+                            markdown: &r.markdown,
+                            ids: &r.ids,
+                        },
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Checks the links of pages `which` (indexes into `site.pages`) again, in parallel.
+    fn check_links(&mut self, which: &[usize]) {
+        let views = self.views();
+        let extra = self.site.extra_file_names();
+        let pages: Vec<RenderedPage<'_>> = views.iter().map(|(_, v)| *v).collect();
+        let targets = links::Targets::new(
+            &pages,
+            extra.iter().map(String::as_str),
+            &self.site.broken_urls,
+        );
+        let by_index: HashMap<usize, &RenderedPage<'_>> =
+            views.iter().map(|(i, v)| (*i, v)).collect();
+        let found: Vec<(usize, Vec<SiteError>)> = which
+            .par_iter()
+            .map(|&i| {
+                let mut problems = Vec::new();
+                if let Some(v) = by_index.get(&i) {
+                    links::check_page(v, &targets, &mut problems);
+                }
+                (i, problems)
+            })
+            .collect();
+        for (i, problems) in found {
+            self.link_problems[i] = problems;
+        }
+    }
+
+    /// Every check over the site as it stands; the complete output when nothing is wrong.
+    pub fn output(&self) -> Result<Output, Problems> {
+        let mut problems = Problems(self.fixed.iter().map(SiteError::copy).collect());
+        problems
+            .0
+            .extend(self.failed.iter().map(|f| f.error.copy()));
+        load::set_problems(&self.site.pages, &self.failed, &mut problems);
+        self.site.misplaced_glossary(&mut problems);
+        for r in &self.renders {
+            if let Err(e) = r {
+                problems.push(e.copy());
+            }
+        }
+        problems
+            .0
+            .extend(self.link_problems.iter().flatten().map(SiteError::copy));
+        let views: Vec<RenderedPage<'_>> = self.views().into_iter().map(|(_, v)| v).collect();
+        policy::check(&self.site, &views, &mut problems);
+        if !problems.is_empty() {
+            return Err(problems.sorted());
+        }
+        let mut out = self.pages_output.clone();
+        for (path, text) in self.site.extra_files() {
+            out.add(path, text.into_bytes());
+        }
+        Ok(out)
+    }
+
+    /// Takes in changed files (paths relative to the site root, as a watcher saw them). Pages
+    /// below `content/` are read and rendered again, added or dropped; changes elsewhere in
+    /// the root (the output folder, editor backups) are ignored; anything that can change more
+    /// than the pages it names asks for [`Update::Full`], and then this build is stale.
+    pub fn update<'p>(&mut self, changed: impl IntoIterator<Item = &'p Path>) -> Update {
+        if self.through_links {
+            return Update::Full;
+        }
+        let mut rels = BTreeSet::new();
+        for path in changed {
+            let root_rel = path.strip_prefix(&self.site.root).unwrap_or(path);
+            let mut parts = root_rel.components();
+            let first = parts.next().map(|c| c.as_os_str().to_string_lossy());
+            match first.as_deref() {
+                Some("content") => {}
+                Some("templates" | "config.toml") | None => return Update::Full,
+                Some(_) => continue,
+            }
+            let rel = parts
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            if rel.is_empty() || rel == "glossary.md" {
+                return Update::Full;
+            }
+            let is_md = rel.ends_with(".md");
+            match std::fs::symlink_metadata(self.site.root.join(root_rel)) {
+                Ok(m) if m.is_dir() || m.file_type().is_symlink() => return Update::Full,
+                Ok(m) if m.is_file() && is_md => {
+                    rels.insert(rel);
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    if self.folders.contains(&rel) {
+                        return Update::Full;
+                    }
+                    if is_md {
+                        rels.insert(rel);
+                    }
+                }
+                Err(_) => return Update::Full,
+            }
+        }
+        let touched = rels.len();
+        // Out with the old versions...
+        for rel in &rels {
+            if let Some(i) = self.index_of(rel) {
+                self.index_links(i, false);
+                let page = self.site.pages.remove(i);
+                let _stale = self.renders.remove(i);
+                self.link_problems.remove(i);
+                self.pages_output.remove(&page.output);
+            }
+            self.failed.retain(|f| f.rel != *rel);
+        }
+        // ...in with the new, read and rendered in parallel.
+        let root = &self.site.root;
+        let loaded: Vec<(String, Result<Page, SiteError>)> = rels
+            .par_iter()
+            .filter(|rel| root.join("content").join(rel).is_file())
+            .map(|rel| (rel.clone(), load::load_file(root, rel)))
+            .collect();
+        let mut fresh = Vec::new();
+        for (rel, result) in loaded {
+            match result {
+                Ok(page) => fresh.push(page),
+                Err(error) => self.failed.push(load::Failed {
+                    url: load::url_for(&rel).0,
+                    rel,
+                    error,
+                }),
+            }
+        }
+        self.site.broken_urls = self.failed.iter().map(|f| f.url.clone()).collect();
+        let site = &self.site;
+        let rendered: Vec<_> = fresh
+            .into_par_iter()
+            .map(|p| {
+                let r = site.render_page(&p);
+                (p, r)
+            })
+            .collect();
+        let mut files = Vec::new();
+        for (page, r) in rendered {
+            let at = self
+                .site
+                .pages
+                .partition_point(|p| load::path_order(&p.rel, &page.rel).is_lt());
+            let r = r.map(|(r, html)| {
+                files.push((page.output.clone(), html.into_bytes()));
+                r
+            });
+            self.site.pages.insert(at, page);
+            self.renders.insert(at, r);
+            self.link_problems.insert(at, Vec::new());
+            self.index_links(at, true);
+        }
+        self.pages_output.extend(files);
+        // Links to check again: the changed pages' own, every link into a changed page's URL
+        // (its anchors may have gone or come), and every link already broken (what it
+        // suggests names the site's pages, which may have changed).
+        let mut again: BTreeSet<String> = BTreeSet::new();
+        for rel in &rels {
+            again.insert(rel.clone());
+            if let Some(from) = self.inbound.get(&load::url_for(rel).0) {
+                again.extend(from.iter().cloned());
+            }
+        }
+        let mut which: Vec<usize> = again.iter().filter_map(|r| self.index_of(r)).collect();
+        which.extend(
+            self.link_problems
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| !p.is_empty())
+                .map(|(i, _)| i),
+        );
+        which.sort_unstable();
+        which.dedup();
+        self.check_links(&which);
+        Update::Pages(touched)
+    }
+
+    fn index_of(&self, rel: &str) -> Option<usize> {
+        let at = self
+            .site
+            .pages
+            .partition_point(|p| load::path_order(&p.rel, rel).is_lt());
+        (self.site.pages.get(at)?.rel == rel).then_some(at)
+    }
+
+    pub fn pages(&self) -> usize {
+        self.site.pages.len()
     }
 }
 
@@ -283,12 +616,12 @@ pub struct BuildSummary {
 
 /// `mdz build`: load, render, check, then swap the new tree into `out`.
 pub fn build(root: &Path, out: &Path) -> Result<BuildSummary, Problems> {
-    let site = Site::load(root)?;
-    let output = site.render()?;
+    let build = Build::new(root)?;
+    let output = build.output()?;
     output.write_atomically(out)?;
     Ok(BuildSummary {
-        pages: site.pages.len(),
+        pages: build.pages(),
         files: output.files().len(),
-        bytes: output.files().values().map(Vec::len).sum(),
+        bytes: output.files().values().map(|b| b.len()).sum(),
     })
 }

@@ -3,6 +3,7 @@
 //! so it never reaches `public/`. A failed rebuild keeps serving the last good build and shows
 //! the problems on every page until an edit fixes them.
 
+use std::collections::BTreeSet;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -18,7 +19,7 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
 
 use super::html::escape;
-use super::{Output, Site};
+use super::{Build, Output, Update};
 
 /// Quiet time after the last file event before rebuilding: editors save in bursts (write,
 /// rename, chmod), and one rebuild per save is enough.
@@ -48,16 +49,18 @@ pub fn serve(opts: Options) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn run(opts: Options) -> Result<(), Box<dyn std::error::Error>> {
-    let first = rebuild(&opts.root, &opts.out);
+    let mut rebuilder = Rebuilder {
+        root: opts.root.clone(),
+        build: None,
+    };
+    // The first build is on disk before anything is served.
+    let first = rebuilder.rebuild(None).and_then(|o| {
+        o.write_atomically(&opts.out)
+            .map(|()| o)
+            .map_err(|e| e.to_string())
+    });
     let state = State {
-        output: Arc::new(
-            first
-                .as_ref()
-                .ok()
-                .cloned()
-                .map(|o| o.0)
-                .unwrap_or_default(),
-        ),
+        output: Arc::new(first.as_ref().ok().cloned().unwrap_or_default()),
         generation: 1,
         error: first.as_ref().err().cloned(),
     };
@@ -72,12 +75,7 @@ async fn run(opts: Options) -> Result<(), Box<dyn std::error::Error>> {
         "serving http://{}/ (Ctrl-C to stop)",
         listener.local_addr()?
     );
-    watch_and_rebuild(
-        opts.root.clone(),
-        opts.out.clone(),
-        state.clone(),
-        notify_tx,
-    )?;
+    watch_and_rebuild(rebuilder, opts.out.clone(), state.clone(), notify_tx)?;
 
     loop {
         let (stream, _) = listener.accept().await?;
@@ -96,44 +94,94 @@ async fn run(opts: Options) -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
-#[derive(Clone)]
-struct Built(Output);
-
-/// One build into memory; on success `public/` is replaced too, so what the browser shows is
-/// what gets committed.
-fn rebuild(root: &Path, out: &Path) -> Result<Built, String> {
-    let started = Instant::now();
-    let site = Site::load(root).map_err(|p| p.to_string())?;
-    let output = site.render().map_err(|p| p.to_string())?;
-    output.write_atomically(out).map_err(|e| e.to_string())?;
-    eprintln!(
-        "rebuilt {} pages in {} ms",
-        site.pages.len(),
-        started.elapsed().as_millis()
-    );
-    Ok(Built(output))
+/// The build kept between saves, so a save re-renders only the pages it touched.
+struct Rebuilder {
+    root: PathBuf,
+    build: Option<Build>,
 }
 
-impl Clone for Output {
-    fn clone(&self) -> Self {
-        let mut o = Output::default();
-        o.clone_from_files(self);
-        o
+impl Rebuilder {
+    /// Rebuilds into memory after `changed` (paths relative to the root; `None`: anything may
+    /// have changed). Only what [`Build::update`] cannot take in alone loads everything again.
+    fn rebuild(&mut self, changed: Option<&BTreeSet<PathBuf>>) -> Result<Output, String> {
+        let started = Instant::now();
+        let update = match (self.build.as_mut(), changed) {
+            (Some(build), Some(paths)) => build.update(paths.iter().map(PathBuf::as_path)),
+            _ => Update::Full,
+        };
+        if update == Update::Full {
+            self.build = None;
+            self.build = Some(Build::new(&self.root).map_err(|p| p.to_string())?);
+        }
+        let Some(build) = &self.build else {
+            return Err("no build".into());
+        };
+        let result = build.output().map_err(|p| p.to_string());
+        let what = match update {
+            Update::Full => "all".to_string(),
+            Update::Pages(n) => format!("{n} of"),
+        };
+        eprintln!(
+            "rebuilt {what} {} pages in {:.1} ms{}",
+            build.pages(),
+            started.elapsed().as_secs_f64() * 1000.0,
+            if result.is_ok() {
+                ""
+            } else {
+                " (with problems)"
+            }
+        );
+        result
     }
 }
 
+/// Root-relative paths of `event` that can change the site, or `None` when the watcher lost
+/// track of what changed. The output folder, the spare tree and staging folders beside it, and
+/// every other file in the root are not the site's input and never start a rebuild (they
+/// change on every rebuild: a rebuild they started would start the next one).
+fn relevant(root: &Path, event: &notify::Result<notify::Event>) -> Option<Vec<PathBuf>> {
+    let event = match event {
+        Ok(e) if !e.need_rescan() && !e.paths.is_empty() => e,
+        _ => return None,
+    };
+    Some(
+        event
+            .paths
+            .iter()
+            .filter_map(|p| p.strip_prefix(root).ok())
+            .filter(|rel| {
+                rel.starts_with("content")
+                    || rel.starts_with("templates")
+                    || *rel == Path::new("config.toml")
+            })
+            .map(Path::to_path_buf)
+            .collect(),
+    )
+}
+
 fn watch_and_rebuild(
-    root: PathBuf,
+    mut rebuilder: Rebuilder,
     out: PathBuf,
     state: Arc<RwLock<State>>,
     notify_tx: watch::Sender<u64>,
 ) -> notify::Result<()> {
     use notify::{RecursiveMode, Watcher};
-    let (tx, rx) = std::sync::mpsc::channel();
+    // Events name paths below what was watched; watching the canonical root lets them be
+    // turned back into root-relative paths whatever --root looked like.
+    let root = rebuilder
+        .root
+        .canonicalize()
+        .unwrap_or_else(|_| rebuilder.root.clone());
+    let (tx, rx) = std::sync::mpsc::channel::<Option<Vec<PathBuf>>>();
+    let event_root = root.clone();
     let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
-        if let Ok(ev) = ev {
-            if !ev.kind.is_access() {
-                let _ = tx.send(());
+        if matches!(&ev, Ok(e) if e.kind.is_access()) {
+            return;
+        }
+        match relevant(&event_root, &ev) {
+            Some(paths) if paths.is_empty() => {}
+            other => {
+                let _ = tx.send(other);
             }
         }
     })?;
@@ -142,31 +190,100 @@ fn watch_and_rebuild(
     // The config file is watched through its folder: editors replace files by renaming, and a
     // watch on the old inode would go quiet.
     watcher.watch(&root, RecursiveMode::NonRecursive)?;
+    let publisher = Publisher::start(out, state.clone(), notify_tx.clone());
     std::thread::spawn(move || {
         let _watcher = watcher;
-        while rx.recv().is_ok() {
-            while rx.recv_timeout(DEBOUNCE).is_ok() {}
-            let result = rebuild(&root, &out);
+        while let Ok(first) = rx.recv() {
+            // `None` in the batch: rebuild everything.
+            let mut changed = Some(BTreeSet::new());
+            let mut add = |paths: Option<Vec<PathBuf>>| match (&mut changed, paths) {
+                (Some(set), Some(paths)) => set.extend(paths),
+                _ => changed = None,
+            };
+            add(first);
+            while let Ok(more) = rx.recv_timeout(DEBOUNCE) {
+                add(more);
+            }
+            let result = rebuilder.rebuild(changed.as_ref());
             let generation = {
                 let mut s = state.write().unwrap_or_else(|e| e.into_inner());
-                match result {
-                    Ok(Built(output)) => {
-                        s.output = Arc::new(output);
-                        s.generation += 1;
+                match &result {
+                    Ok(output) => {
+                        s.output = Arc::new(output.clone());
                         s.error = None;
                     }
                     Err(e) => {
                         eprintln!("{e}");
-                        s.error = Some(e);
-                        s.generation += 1;
+                        s.error = Some(e.clone());
                     }
                 }
+                s.generation += 1;
                 s.generation
             };
             let _ = notify_tx.send(generation);
+            if let Ok(output) = result {
+                publisher.publish(output, generation);
+            }
         }
     });
     Ok(())
+}
+
+/// Keeps the output folder in step with what is served, on its own thread: the browser
+/// reloads from memory as soon as a rebuild is done and never waits for the disk. Outputs that
+/// arrive while one is being written are coalesced; only the latest is written.
+struct Publisher {
+    latest: Arc<Slot>,
+}
+
+/// The next output to write and the generation it was served as.
+type Slot = (std::sync::Mutex<Option<(Output, u64)>>, std::sync::Condvar);
+
+impl Publisher {
+    fn start(out: PathBuf, state: Arc<RwLock<State>>, notify_tx: watch::Sender<u64>) -> Self {
+        let latest: Arc<Slot> = Arc::new(Default::default());
+        let slot = latest.clone();
+        std::thread::spawn(move || {
+            loop {
+                let (output, generation) = {
+                    let (lock, ready) = &*slot;
+                    let mut next = lock.lock().unwrap_or_else(|e| e.into_inner());
+                    loop {
+                        if let Some(n) = next.take() {
+                            break n;
+                        }
+                        next = ready.wait(next).unwrap_or_else(|e| e.into_inner());
+                    }
+                };
+                let started = Instant::now();
+                match output.write_atomically(&out) {
+                    Ok(()) => eprintln!(
+                        "wrote {} in {:.1} ms",
+                        out.display(),
+                        started.elapsed().as_secs_f64() * 1000.0
+                    ),
+                    Err(e) => {
+                        let message = format!("error: {e}");
+                        eprintln!("{message}");
+                        let mut s = state.write().unwrap_or_else(|e| e.into_inner());
+                        // Only if nothing newer has been served since.
+                        if s.generation == generation {
+                            s.error = Some(message);
+                            s.generation += 1;
+                            let _ = notify_tx.send(s.generation);
+                        }
+                    }
+                }
+            }
+        });
+        Publisher { latest }
+    }
+
+    fn publish(&self, output: Output, generation: u64) {
+        let (lock, ready) = &*self.latest;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) = Some((output, generation));
+        ready.notify_one();
+    }
 }
 
 type Body = BoxBody<Bytes, Infallible>;
