@@ -75,8 +75,41 @@ async fn run(opts: Options) -> Result<(), Box<dyn std::error::Error>> {
         "serving http://{}/ (Ctrl-C to stop)",
         listener.local_addr()?
     );
-    watch_and_rebuild(rebuilder, opts.out.clone(), state.clone(), notify_tx)?;
+    let publisher = Publisher::start(opts.out.clone(), state.clone(), notify_tx.clone());
+    watch_and_rebuild(rebuilder, publisher.clone(), state.clone(), notify_tx)?;
 
+    tokio::select! {
+        r = accept(listener, state, notify_rx) => r,
+        () = stopped() => {
+            // Let a write of the output folder that is under way finish, so no staging
+            // folder is left behind.
+            publisher.close(Duration::from_secs(30));
+            Ok(())
+        }
+    }
+}
+
+/// Ctrl-C or SIGTERM.
+async fn stopped() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn accept(
+    listener: tokio::net::TcpListener,
+    state: Arc<RwLock<State>>,
+    notify_rx: watch::Receiver<u64>,
+) -> Result<(), Box<dyn std::error::Error>> {
     loop {
         let (stream, _) = listener.accept().await?;
         let state = state.clone();
@@ -161,7 +194,7 @@ fn relevant(root: &Path, event: &notify::Result<notify::Event>) -> Option<Vec<Pa
 
 fn watch_and_rebuild(
     mut rebuilder: Rebuilder,
-    out: PathBuf,
+    publisher: Publisher,
     state: Arc<RwLock<State>>,
     notify_tx: watch::Sender<u64>,
 ) -> notify::Result<()> {
@@ -190,7 +223,6 @@ fn watch_and_rebuild(
     // The config file is watched through its folder: editors replace files by renaming, and a
     // watch on the old inode would go quiet.
     watcher.watch(&root, RecursiveMode::NonRecursive)?;
-    let publisher = Publisher::start(out, state.clone(), notify_tx.clone());
     std::thread::spawn(move || {
         let _watcher = watcher;
         while let Ok(first) = rx.recv() {
@@ -232,27 +264,36 @@ fn watch_and_rebuild(
 /// Keeps the output folder in step with what is served, on its own thread: the browser
 /// reloads from memory as soon as a rebuild is done and never waits for the disk. Outputs that
 /// arrive while one is being written are coalesced; only the latest is written.
+#[derive(Clone)]
 struct Publisher {
-    latest: Arc<Slot>,
+    slot: Arc<(std::sync::Mutex<Slot>, std::sync::Condvar)>,
 }
 
-/// The next output to write and the generation it was served as.
-type Slot = (std::sync::Mutex<Option<(Output, u64)>>, std::sync::Condvar);
+#[derive(Default)]
+struct Slot {
+    /// The next output to write and the generation it was served as.
+    next: Option<(Output, u64)>,
+    writing: bool,
+    closed: bool,
+}
 
 impl Publisher {
     fn start(out: PathBuf, state: Arc<RwLock<State>>, notify_tx: watch::Sender<u64>) -> Self {
-        let latest: Arc<Slot> = Arc::new(Default::default());
-        let slot = latest.clone();
+        let publisher = Publisher {
+            slot: Arc::new(Default::default()),
+        };
+        let slot = publisher.slot.clone();
         std::thread::spawn(move || {
+            let (lock, changed) = &*slot;
             loop {
                 let (output, generation) = {
-                    let (lock, ready) = &*slot;
-                    let mut next = lock.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut s = lock.lock().unwrap_or_else(|e| e.into_inner());
                     loop {
-                        if let Some(n) = next.take() {
+                        if let Some(n) = s.next.take() {
+                            s.writing = true;
                             break n;
                         }
-                        next = ready.wait(next).unwrap_or_else(|e| e.into_inner());
+                        s = changed.wait(s).unwrap_or_else(|e| e.into_inner());
                     }
                 };
                 let started = Instant::now();
@@ -274,15 +315,38 @@ impl Publisher {
                         }
                     }
                 }
+                lock.lock().unwrap_or_else(|e| e.into_inner()).writing = false;
+                changed.notify_all();
             }
         });
-        Publisher { latest }
+        publisher
     }
 
     fn publish(&self, output: Output, generation: u64) {
-        let (lock, ready) = &*self.latest;
-        *lock.lock().unwrap_or_else(|e| e.into_inner()) = Some((output, generation));
-        ready.notify_one();
+        let (lock, changed) = &*self.slot;
+        let mut s = lock.lock().unwrap_or_else(|e| e.into_inner());
+        if !s.closed {
+            s.next = Some((output, generation));
+            changed.notify_all();
+        }
+    }
+
+    /// Takes no more outputs and waits (at most `limit`) until what was handed over is written.
+    fn close(&self, limit: Duration) {
+        let (lock, changed) = &*self.slot;
+        let deadline = Instant::now() + limit;
+        let mut s = lock.lock().unwrap_or_else(|e| e.into_inner());
+        s.closed = true;
+        while s.next.is_some() || s.writing {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            s = changed
+                .wait_timeout(s, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
     }
 }
 
@@ -431,4 +495,43 @@ fn events(rx: watch::Receiver<u64>, state: &RwLock<State>) -> Response<Body> {
         .header(header::CACHE_CONTROL, "no-store")
         .body(BodyExt::boxed(StreamBody::new(updates)))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_sites_input_starts_a_rebuild() {
+        let root = Path::new("/site");
+        let event = |p: &str| Ok(notify::Event::new(notify::EventKind::Any).add_path(root.join(p)));
+        // What every rebuild itself changes: rebuilding on it would never stop.
+        for p in [
+            "public",
+            "public/terms/index.html",
+            ".public.mdz-spare",
+            ".public.staging-x1y2/terms/index.html",
+            "README.md",
+        ] {
+            assert_eq!(relevant(root, &event(p)), Some(vec![]), "{p}");
+        }
+        for p in [
+            "content",
+            "content/terms.md",
+            "templates/page.html",
+            "config.toml",
+        ] {
+            assert_eq!(
+                relevant(root, &event(p)),
+                Some(vec![PathBuf::from(p)]),
+                "{p}"
+            );
+        }
+        let rescan = notify::Event::new(notify::EventKind::Other)
+            .set_flag(notify::event::Flag::Rescan)
+            .add_path(root.join("content/terms.md"));
+        assert_eq!(relevant(root, &Ok(rescan)), None, "lost track: all");
+        let failed = Err(notify::Error::generic("queue overflow"));
+        assert_eq!(relevant(root, &failed), None);
+    }
 }
