@@ -2,6 +2,7 @@
 //! the limits and headers that apply to every request.
 
 mod auth;
+mod conns;
 mod headers;
 mod limits;
 mod operator;
@@ -21,7 +22,6 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
 pub use headers::{SESSION_COOKIE, STATE_COOKIE, csp};
 pub use limits::Limiter;
@@ -30,14 +30,17 @@ pub use request::{MAX_FORM, MAX_QUERY, client_addr, parse_form};
 use crate::App;
 use crate::pages::Page;
 use crate::store::SecurityEvent;
+use conns::Conns;
 use request::Ctx;
 
 pub type Resp = Response<Full<Bytes>>;
 
 /// hyper's smallest allowed read buffer is 8 KiB; twice that holds any honest request head.
 const MAX_HEAD: usize = 16 * 1024;
-/// Connections served at once; more wait in the kernel's accept queue.
-const MAX_CONNECTIONS: usize = 256;
+/// Connections open at once. When all are taken, a new connection takes the place of the oldest
+/// idle one (see [`conns`]); only when every one is inside a request do new ones wait in the
+/// kernel's accept queue.
+pub const MAX_CONNECTIONS: usize = 256;
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets open requests finish (at
 /// most a few seconds).
@@ -52,16 +55,9 @@ pub async fn serve(
         .header_read_timeout(app.options.header_read_timeout)
         .max_buf_size(MAX_HEAD);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let conns = Conns::new(MAX_CONNECTIONS);
     tokio::pin!(shutdown);
     loop {
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            () = &mut shutdown => break,
-        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
@@ -74,17 +70,39 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let admitted = loop {
+            if let Some(a) = conns.admit() {
+                break Some(a);
+            }
+            tokio::select! {
+                () = conns.freed() => {}
+                () = &mut shutdown => break None,
+            }
+        };
+        let Some(admitted) = admitted else { break };
+        let admitted = Arc::new(admitted);
         let app = app.clone();
+        let in_conn = admitted.clone();
         let service = service_fn(move |req| {
             let app = app.clone();
-            async move { Ok::<_, Infallible>(handle(app, req, peer).await) }
+            let busy = in_conn.busy();
+            async move {
+                let resp = handle(app, req, peer).await;
+                drop(busy);
+                Ok::<_, Infallible>(resp)
+            }
         });
         let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
+            tokio::select! {
+                result = conn => {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                }
+                // Dropping the connection closes it.
+                () = admitted.evicted() => tracing::debug!("idle connection closed to make room"),
             }
-            drop(permit);
         });
     }
     drop(listener);

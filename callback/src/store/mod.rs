@@ -25,6 +25,10 @@ use crate::secrets::Secret;
 
 pub const DB_FILE: &str = "mdz-callback.sqlite3";
 
+/// Sign-in states kept at most; a start beyond it drops the oldest. Ten minutes' worth at
+/// sixteen starts a second, far above any honest use (one operator).
+pub const MAX_LIVE_STATES: usize = 10_000;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database: {0}")]
@@ -179,6 +183,9 @@ impl Store {
         .map_err(|e| StoreError::Worker(e.to_string()))?
     }
 
+    /// Stores a new sign-in state. Expired states go at the same time, and beyond
+    /// [`MAX_LIVE_STATES`] the oldest live ones too: anyone can start a sign-in, so a flood of
+    /// starts must not grow the table without limit.
     pub async fn put_state(
         &self,
         state: &str,
@@ -186,15 +193,49 @@ impl Store {
         now: i64,
         ttl: Duration,
     ) -> Result<(), StoreError> {
+        self.put_state_capped(state, verifier, now, ttl, MAX_LIVE_STATES)
+            .await
+    }
+
+    /// [`Store::put_state`] with another cap (tests).
+    pub async fn put_state_capped(
+        &self,
+        state: &str,
+        verifier: &Secret,
+        now: i64,
+        ttl: Duration,
+        max_live: usize,
+    ) -> Result<(), StoreError> {
         let hash = sha256(state);
         let verifier = verifier.clone();
+        let max_live = i64::try_from(max_live.max(1)).unwrap_or(i64::MAX);
         self.call(move |c, cipher| {
             let enc = cipher.seal(verifier.expose(), &aad("auth_states.verifier", &hex::encode(&hash)));
-            c.execute(
+            let tx = c.transaction()?;
+            tx.execute("DELETE FROM auth_states WHERE expires_at <= ?1", params![now])?;
+            tx.execute(
                 "INSERT INTO auth_states (state_hash, verifier_enc, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
                 params![hash, enc, now, now.saturating_add(ms(ttl))],
             )?;
+            // Oldest first; every state has the same lifetime, so expiry order is age order.
+            tx.execute(
+                "DELETE FROM auth_states WHERE state_hash IN (
+                    SELECT state_hash FROM auth_states ORDER BY expires_at, created_at
+                    LIMIT max(0, (SELECT count(*) FROM auth_states) - ?1))",
+                params![max_live],
+            )?;
+            tx.commit()?;
             Ok(())
+        })
+        .await
+    }
+
+    /// Live sign-in states (the table is bounded by [`MAX_LIVE_STATES`]).
+    pub async fn state_count(&self) -> Result<usize, StoreError> {
+        self.call(|c, _| {
+            Ok(c.query_row("SELECT count(*) FROM auth_states", [], |r| {
+                r.get::<_, i64>(0)
+            })? as usize)
         })
         .await
     }
@@ -550,6 +591,33 @@ mod tests {
         assert_eq!(t.verifier.expose(), "verifier");
         assert_eq!(t.expires_at, 601_000);
         assert!(s.take_state("st").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_states_keeps_the_newest_and_drops_expired_and_oldest() {
+        let (_d, s) = store();
+        let ttl = Duration::from_secs(600);
+        let v = Secret::new("verifier");
+        s.put_state_capped("expired", &v, 0, Duration::from_millis(10), 5)
+            .await
+            .unwrap();
+        for i in 0..20 {
+            s.put_state_capped(&format!("st{i}"), &v, 1_000 + i, ttl, 5)
+                .await
+                .unwrap();
+        }
+        assert_eq!(s.state_count().await.unwrap(), 5);
+        assert!(s.take_state("expired").await.unwrap().is_none());
+        assert!(
+            s.take_state("st14").await.unwrap().is_none(),
+            "oldest dropped"
+        );
+        for i in 15..20 {
+            assert!(
+                s.take_state(&format!("st{i}")).await.unwrap().is_some(),
+                "st{i}"
+            );
+        }
     }
 
     #[tokio::test]
