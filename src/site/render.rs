@@ -126,6 +126,30 @@ impl Templates {
         })
     }
 
+    /// Whether `template`, or a template it names (extends, includes, imports), mentions
+    /// `word`: a variable no template on that chain mentions cannot be used, so the page's
+    /// context can leave it out. Conservative: any mention counts, even in text.
+    pub fn mentions(&self, template: &str, word: &str) -> bool {
+        let mut seen = vec![template];
+        let mut i = 0;
+        while i < seen.len() {
+            let Some((_, text)) = self.sources.iter().find(|(n, _)| n == seen[i]) else {
+                i += 1;
+                continue;
+            };
+            if text.contains(word) {
+                return true;
+            }
+            for (name, _) in &self.sources {
+                if !seen.contains(&name.as_str()) && text.contains(name.as_str()) {
+                    seen.push(name);
+                }
+            }
+            i += 1;
+        }
+        false
+    }
+
     pub fn has(&self, name: &str) -> bool {
         self.tera.get_template_names().any(|n| n == name)
     }
@@ -269,4 +293,41 @@ pub fn sitemap_xml(base_url: &str, entries: &[(String, String)]) -> String {
     }
     out.push_str("</urlset>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_variable_named_anywhere_on_the_template_chain_counts_as_mentioned() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path().join("templates");
+        std::fs::create_dir_all(&t).unwrap();
+        std::fs::write(t.join("style.css"), "").unwrap();
+        std::fs::write(t.join("base.html"), "{% block main %}{% endblock main %}").unwrap();
+        std::fs::write(
+            t.join("terms.html"),
+            "{% for e in glossary %}{{ e.term }}{% endfor %}",
+        )
+        .unwrap();
+        std::fs::write(
+            t.join("page.html"),
+            "{% extends \"base.html\" %}{% block main %}{% include \"terms.html\" %}{% endblock main %}",
+        )
+        .unwrap();
+        std::fs::write(
+            t.join("plain.html"),
+            "{% extends \"base.html\" %}{% block main %}x{% endblock main %}",
+        )
+        .unwrap();
+        let templates = Templates::load(dir.path()).unwrap();
+        assert!(templates.mentions("terms.html", "glossary"));
+        assert!(
+            templates.mentions("page.html", "glossary"),
+            "through the include"
+        );
+        assert!(!templates.mentions("plain.html", "glossary"));
+        assert!(!templates.mentions("base.html", "glossary"));
+    }
 }
