@@ -422,6 +422,17 @@ pub(super) fn tiktok_failure(e: &TikTokError, pkce: mdz::config::PkceChallenge) 
             format!("TikTok refused the request ({error})."),
             "No account was connected.".to_string(),
         ),
+        // TikTok's own failures, which a later try may not meet: not a refusal.
+        TikTokError::Api { status, code, .. } if *status >= 500 || code == "internal_error" => (
+            StatusCode::BAD_GATEWAY,
+            format!("TikTok had an internal error ({code})."),
+            "No account was connected. This is a problem on TikTok's side; try again in a few minutes.".to_string(),
+        ),
+        TikTokError::Api { code, .. } if code == "rate_limit_exceeded" => (
+            StatusCode::BAD_GATEWAY,
+            "TikTok is limiting requests from this service just now (rate_limit_exceeded).".to_string(),
+            "No account was connected. Wait a minute, then start a new sign-in.".to_string(),
+        ),
         TikTokError::Api { code, .. } => (
             StatusCode::BAD_GATEWAY,
             format!("TikTok refused to return the profile ({code})."),
