@@ -1,14 +1,17 @@
 //! `mdz-callback`: the one dynamic endpoint of MiraDigitalZen Publisher. It signs the operator
-//! in with TikTok Login Kit, confirms the connected account is the intended one, and keeps its
-//! tokens encrypted until they are needed.
+//! in with TikTok Login Kit, confirms the connected account is the intended one, keeps its
+//! tokens encrypted until they are needed, and hands operator-approved videos to the account's
+//! TikTok inbox as drafts ([`handoff`]).
 //!
 //! [`App::new`] builds the service from the shared [`mdz::Config`] and the [`Secrets`];
 //! [`run`] serves it on a listener until a shutdown future completes. Tests do exactly that,
 //! in-process, against the [`sim`]ulator.
 
+pub mod assets;
 pub mod commands;
 pub mod demo;
 pub mod events;
+pub mod handoff;
 pub mod http;
 pub mod pages;
 pub mod records;
@@ -47,6 +50,8 @@ pub struct Options {
     pub profile_max_age: Duration,
     /// How often expired records are purged inside `serve`.
     pub purge_every: Duration,
+    /// Retries, waits and polling of draft uploads.
+    pub upload: handoff::UploadOptions,
 }
 
 impl Default for Options {
@@ -59,6 +64,7 @@ impl Default for Options {
             body_read_timeout: Duration::from_secs(10),
             profile_max_age: Duration::from_secs(3600),
             purge_every: Duration::from_secs(300),
+            upload: handoff::UploadOptions::default(),
         }
     }
 }
@@ -91,6 +97,8 @@ pub struct App {
     pub refresher: tiktok::Refresher,
     pub pages: Pages,
     pub limiter: http::Limiter,
+    /// Draft uploads running in the background.
+    pub jobs: handoff::Jobs,
     style_source: String,
     default_csp: String,
     https: bool,
@@ -121,20 +129,25 @@ impl App {
             store,
             tiktok,
             refresher: tiktok::Refresher::default(),
+            jobs: handoff::Jobs::default(),
             pages,
         })
     }
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, purging expired records meanwhile.
+/// Uploads a previous run left unfinished are recovered first; uploads still running at
+/// shutdown are stopped (and found interrupted at the next start, as after a crash).
 pub async fn run(
     listener: tokio::net::TcpListener,
     app: Arc<App>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    handoff::recover(&app).await;
     let purger = tokio::spawn(purge_loop(app.clone()));
-    let result = http::serve(listener, app, shutdown).await;
+    let result = http::serve(listener, app.clone(), shutdown).await;
     purger.abort();
+    app.jobs.abort_all();
     result
 }
 

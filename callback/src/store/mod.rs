@@ -7,8 +7,10 @@ mod crypto;
 mod export;
 mod migrate;
 mod retention;
+mod reviews;
 pub mod rules;
 pub mod security_log;
+mod uploads;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -20,6 +22,8 @@ use sha2::{Digest, Sha256};
 pub use crypto::{Cipher, OpenError};
 pub use export::{Cell, Content, Outcome, TableExport, TableOutcome};
 pub use retention::{Purged, Retention};
+pub use reviews::{Decision, Review};
+pub use uploads::{ALL_STATES, Created, Failure, NewUpload, UploadRow, UploadState};
 
 use crate::secrets::Secret;
 

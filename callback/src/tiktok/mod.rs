@@ -4,8 +4,10 @@
 //! form bodies and `Authorization` headers, and what gets logged is TikTok's `log_id`.
 
 mod auth;
+pub mod chunks;
 mod error;
 mod refresh;
+mod upload;
 mod user;
 
 use std::time::Duration;
@@ -16,6 +18,10 @@ use mdz::config::PkceChallenge;
 pub use auth::{Pkce, TokenResponse, authorize_url, new_state};
 pub use error::TikTokError;
 pub use refresh::{AccessError, Refresher};
+pub use upload::{
+    ChunkAccepted, ChunkError, ForeignUploadUrl, Inited, PostStatus, check_upload_url,
+    content_type_for,
+};
 pub use user::UserInfo;
 
 use crate::secrets::Secret;
@@ -41,6 +47,9 @@ impl Default for Timeouts {
 
 pub struct Client {
     http: reqwest::Client,
+    /// For chunk PUTs: no overall timeout (a 64 MB chunk on a slow link takes minutes; each
+    /// PUT gets its own deadline from its size), no redirects, and no bearer token ever.
+    upload_http: reqwest::Client,
     auth_url: String,
     api_base: String,
     redirect_uri: String,
@@ -63,8 +72,15 @@ impl Client {
             .user_agent(concat!("mdz-callback/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| TikTokError::Network(e.without_url().to_string()))?;
+        let upload_http = reqwest::Client::builder()
+            .connect_timeout(timeouts.connect)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("mdz-callback/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| TikTokError::Network(e.without_url().to_string()))?;
         Ok(Self {
             http,
+            upload_http,
             auth_url: config.tiktok.auth_url.clone(),
             api_base: config.tiktok.api_base.trim_end_matches('/').to_string(),
             redirect_uri: config.redirect_uri(),
@@ -81,6 +97,11 @@ impl Client {
 
     pub fn pkce_method(&self) -> PkceChallenge {
         self.pkce
+    }
+
+    /// The configured API origin (`tiktok.api_base`, without a trailing `/`).
+    pub fn api_base(&self) -> &str {
+        &self.api_base
     }
 
     fn endpoint(&self, path: &str) -> String {

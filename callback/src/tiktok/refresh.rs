@@ -46,6 +46,28 @@ impl Refresher {
         store: &Store,
         open_id: &str,
     ) -> Result<Secret, AccessError> {
+        self.token(client, store, open_id, None).await
+    }
+
+    /// TikTok answered `access_token_invalid` for `rejected` although it had not expired by
+    /// the local clock: refresh now, unless another caller already replaced it meanwhile.
+    pub async fn refresh_rejected(
+        &self,
+        client: &Client,
+        store: &Store,
+        open_id: &str,
+        rejected: &Secret,
+    ) -> Result<Secret, AccessError> {
+        self.token(client, store, open_id, Some(rejected)).await
+    }
+
+    async fn token(
+        &self,
+        client: &Client,
+        store: &Store,
+        open_id: &str,
+        rejected: Option<&Secret>,
+    ) -> Result<Secret, AccessError> {
         let lock = self.lock_for(open_id);
         let _turn = lock.lock().await;
         let t = store
@@ -55,7 +77,8 @@ impl Refresher {
         let now = now_ms();
         let lifetime = t.access_expires_at.saturating_sub(t.access_issued_at);
         let margin = (MARGIN.as_millis() as i64).min(lifetime / 2);
-        if now < t.access_expires_at.saturating_sub(margin) {
+        let was_rejected = rejected.is_some_and(|r| *r == t.access);
+        if !was_rejected && now < t.access_expires_at.saturating_sub(margin) {
             return Ok(t.access);
         }
         if now >= t.refresh_expires_at {

@@ -70,7 +70,7 @@ impl Client {
 }
 
 /// The v2 envelope: success iff `error.code == "ok"`, whatever the HTTP status.
-fn envelope(status: u16, v: &Value) -> Result<&Value, TikTokError> {
+pub(super) fn envelope(status: u16, v: &Value) -> Result<&Value, TikTokError> {
     let error = v.get("error").ok_or_else(|| TikTokError::Malformed {
         what: format!("HTTP {status} answer without the error object"),
         log_id: None,
@@ -99,7 +99,7 @@ fn envelope(status: u16, v: &Value) -> Result<&Value, TikTokError> {
     Ok(v.get("data").unwrap_or(&Value::Null))
 }
 
-fn envelope_log_id(v: &Value) -> Option<String> {
+pub(super) fn envelope_log_id(v: &Value) -> Option<String> {
     v.get("error").and_then(log_id)
 }
 

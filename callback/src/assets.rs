@@ -1,0 +1,306 @@
+//! The asset manifest (`callback.assets`): the candidate videos the operator reviews.
+//!
+//! ```toml
+//! [[asset]]
+//! label = "spring-teaser"        # letters, digits, `.`, `_`, `-`; unique
+//! file = "videos/spring.mp4"     # relative paths resolve beside the manifest
+//! title = "Spring teaser"        # optional, shown to the operator only
+//! ```
+//!
+//! The manifest is read again on every use, so an edit needs no restart; the review decisions
+//! live in the database (`mdz-callback assets approve|reject`).
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use mdz::Location;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+/// Longest label: it appears in forms, URLs of nothing, and the database.
+const MAX_LABEL: usize = 64;
+const MAX_TITLE: usize = 200;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asset {
+    pub label: String,
+    /// Falls back to the label when the manifest gives none.
+    pub title: String,
+    /// Resolved: absolute, or relative to the working directory via the manifest's folder.
+    pub file: PathBuf,
+}
+
+impl Asset {
+    /// The file's name without its folders: what the records and pages keep.
+    pub fn file_name(&self) -> String {
+        self.file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub path: PathBuf,
+    pub assets: Vec<Asset>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("{}: cannot read the asset manifest: {source}\n  help: set callback.assets to the manifest's path, or create it ([[asset]] with label and file)", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{location}: {message}\n  help: {help}")]
+    Invalid {
+        location: Location,
+        message: String,
+        help: &'static str,
+    },
+}
+
+impl ManifestError {
+    /// The manifest does not exist at all (as opposed to being broken).
+    pub fn is_missing(&self) -> bool {
+        matches!(self, ManifestError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    #[serde(default)]
+    asset: Vec<RawAsset>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAsset {
+    label: String,
+    file: PathBuf,
+    title: Option<String>,
+}
+
+pub fn valid_label(label: &str) -> bool {
+    !label.is_empty()
+        && label.len() <= MAX_LABEL
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+impl Manifest {
+    pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
+        let raw: RawManifest = toml::from_str(text).map_err(|e| ManifestError::Invalid {
+            location: Location::at_offset(path, text, e.span().map_or(0, |s| s.start)),
+            message: e.message().trim().to_string(),
+            help: "each [[asset]] has label and file, and may have title",
+        })?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let at_label = |label: &str| {
+            // Point at the entry's label line; the raw TOML has no spans once deserialised.
+            let needle = format!("\"{label}\"");
+            let offset = text.find(&needle).unwrap_or(0);
+            Location::at_offset(path, text, offset)
+        };
+        let mut seen = HashSet::new();
+        let mut assets = Vec::with_capacity(raw.asset.len());
+        for a in raw.asset {
+            if !valid_label(&a.label) {
+                return Err(ManifestError::Invalid {
+                    location: at_label(&a.label),
+                    message: format!("label `{}` is not usable", a.label),
+                    help: "use 1-64 letters, digits, `.`, `_` or `-`",
+                });
+            }
+            if !seen.insert(a.label.clone()) {
+                return Err(ManifestError::Invalid {
+                    location: at_label(&a.label),
+                    message: format!("label `{}` appears twice", a.label),
+                    help: "give every asset its own label",
+                });
+            }
+            if a.file.as_os_str().is_empty() {
+                return Err(ManifestError::Invalid {
+                    location: at_label(&a.label),
+                    message: format!("asset `{}` has an empty file", a.label),
+                    help: "write the video's path, relative to the manifest or absolute",
+                });
+            }
+            let title = a.title.unwrap_or_default();
+            if title.chars().count() > MAX_TITLE || title.chars().any(char::is_control) {
+                return Err(ManifestError::Invalid {
+                    location: at_label(&a.label),
+                    message: format!(
+                        "the title of `{}` is longer than {MAX_TITLE} characters or has control characters",
+                        a.label
+                    ),
+                    help: "keep titles to one short line",
+                });
+            }
+            let file = if a.file.is_absolute() {
+                a.file
+            } else {
+                dir.join(a.file)
+            };
+            assets.push(Asset {
+                title: if title.trim().is_empty() {
+                    a.label.clone()
+                } else {
+                    title
+                },
+                label: a.label,
+                file,
+            });
+        }
+        Ok(Manifest {
+            path: path.to_path_buf(),
+            assets,
+        })
+    }
+
+    pub fn get(&self, label: &str) -> Option<&Asset> {
+        self.assets.iter().find(|a| a.label == label)
+    }
+}
+
+/// A file's size and SHA-256, as recorded at approval and compared before an upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileFacts {
+    pub size: u64,
+    /// Lowercase hex.
+    pub sha256: String,
+}
+
+/// Reads the file once through SHA-256 in 1 MiB steps, so memory stays flat whatever its size.
+pub fn digest(path: &Path) -> std::io::Result<FileFacts> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok(FileFacts {
+        size,
+        sha256: hex::encode(hasher.finalize()),
+    })
+}
+
+/// [`digest`] on the blocking pool, for the service.
+pub async fn digest_async(path: PathBuf) -> std::io::Result<FileFacts> {
+    tokio::task::spawn_blocking(move || digest(&path))
+        .await
+        .map_err(std::io::Error::other)?
+}
+
+/// Bytes for people: `12.6 MB`, decimal like TikTok's own limits.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if bytes < 1000 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_resolve_beside_the_manifest() {
+        let m = Manifest::parse(
+            Path::new("/srv/mdz/assets.toml"),
+            "[[asset]]\nlabel = \"a-1\"\nfile = \"videos/a.mp4\"\ntitle = \"Spring\"\n\n[[asset]]\nlabel = \"b_2.x\"\nfile = \"/abs/b.mov\"\n",
+        )
+        .unwrap();
+        assert_eq!(m.assets.len(), 2);
+        assert_eq!(m.assets[0].file, Path::new("/srv/mdz/videos/a.mp4"));
+        assert_eq!(m.assets[0].title, "Spring");
+        assert_eq!(m.assets[0].file_name(), "a.mp4");
+        assert_eq!(m.assets[1].file, Path::new("/abs/b.mov"));
+        assert_eq!(m.get("b_2.x").unwrap().title, "b_2.x");
+        assert!(m.get("nope").is_none());
+        assert!(
+            Manifest::parse(Path::new("a.toml"), "")
+                .unwrap()
+                .assets
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn broken_manifests_say_where_and_why() {
+        let e = |text: &str| {
+            Manifest::parse(Path::new("assets.toml"), text)
+                .unwrap_err()
+                .to_string()
+        };
+        let dup = e(
+            "[[asset]]\nlabel = \"a\"\nfile = \"a.mp4\"\n[[asset]]\nlabel = \"a\"\nfile = \"b.mp4\"\n",
+        );
+        assert!(
+            dup.contains("appears twice") && dup.contains("assets.toml:2"),
+            "{dup}"
+        );
+        let bad = e("[[asset]]\nlabel = \"a b\"\nfile = \"a.mp4\"\n");
+        assert!(bad.contains("not usable"), "{bad}");
+        let unknown = e("[[asset]]\nlabel = \"a\"\nfile = \"a.mp4\"\ncaption = \"x\"\n");
+        assert!(
+            unknown.contains("assets.toml:4") && unknown.contains("caption"),
+            "{unknown}"
+        );
+        let missing = e("[[asset]]\nlabel = \"a\"\n");
+        assert!(missing.contains("file"), "{missing}");
+        assert!(e("[[asset]]\nlabel = \"a\"\nfile = \"\"\n").contains("empty file"));
+        assert!(
+            e("[[asset]]\nlabel = \"a\"\nfile = \"a.mp4\"\ntitle = \"x\\ny\"\n").contains("title")
+        );
+        assert!(!valid_label(&"x".repeat(65)));
+        assert!(valid_label(&"x".repeat(64)));
+    }
+
+    #[test]
+    fn digest_streams_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v.mp4");
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&p, &data).unwrap();
+        let f = digest(&p).unwrap();
+        assert_eq!(f.size, data.len() as u64);
+        assert_eq!(f.sha256, hex::encode(Sha256::digest(&data)));
+        assert!(digest(&dir.path().join("missing.mp4")).is_err());
+    }
+
+    #[test]
+    fn sizes_read_like_tiktok_limits() {
+        assert_eq!(human_size(999), "999 B");
+        assert_eq!(human_size(12_582_912), "12.6 MB");
+        assert_eq!(human_size(4_000_000_000), "4.0 GB");
+    }
+}

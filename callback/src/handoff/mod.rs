@@ -1,0 +1,155 @@
+//! The draft hand-off: an approved video travels from disk to the creator's TikTok inbox in a
+//! background task, while its row in `uploads` says how far it got.
+//!
+//! One transfer at a time (a slot), so memory and TikTok's per-token limits stay predictable;
+//! further uploads wait as `queued`. Status polling does not hold the slot. Every wait and
+//! retry count is in [`UploadOptions`], which production leaves at the contract's values and
+//! tests shorten.
+
+mod advice;
+mod body;
+mod job;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+pub use advice::plain_state;
+
+use crate::App;
+use crate::tiktok::chunks::WHOLE_MAX;
+
+#[derive(Debug, Clone)]
+pub struct UploadOptions {
+    /// Files up to this size go in one piece (the planner caps it at 64 MB).
+    pub whole_file_max: u64,
+    /// Further tries of one chunk after a 5xx, a timeout or a broken connection (§8: ≤ 3).
+    pub chunk_retries: u32,
+    /// First wait before a retry; doubled on each further one.
+    pub retry_backoff: Duration,
+    /// New inits after the upload URL expired or was unknown (each restarts from byte 0).
+    pub reinits: u32,
+    /// Wait after `rate_limit_exceeded` (§7: at least 60 s).
+    pub rate_limit_wait: Duration,
+    pub rate_limit_retries: u32,
+    /// Further tries of init after TikTok-side trouble (§7: ≤ 2).
+    pub transient_retries: u32,
+    /// Status polling: every `poll_every` for the first `poll_fast_for`, then every
+    /// `poll_slow`; after `poll_give_up` the upload is left `unknown` (§9: 5 s, 15 s, 15 min).
+    pub poll_every: Duration,
+    pub poll_fast_for: Duration,
+    pub poll_slow: Duration,
+    pub poll_give_up: Duration,
+    /// A chunk PUT may take `chunk_deadline_base` plus its size at `chunk_min_rate` bytes/s.
+    pub chunk_deadline_base: Duration,
+    pub chunk_min_rate: u64,
+}
+
+impl Default for UploadOptions {
+    fn default() -> Self {
+        Self {
+            whole_file_max: WHOLE_MAX,
+            chunk_retries: 3,
+            retry_backoff: Duration::from_secs(2),
+            reinits: 2,
+            rate_limit_wait: Duration::from_secs(65),
+            rate_limit_retries: 2,
+            transient_retries: 2,
+            poll_every: Duration::from_secs(5),
+            poll_fast_for: Duration::from_secs(60),
+            poll_slow: Duration::from_secs(15),
+            poll_give_up: Duration::from_secs(15 * 60),
+            chunk_deadline_base: Duration::from_secs(60),
+            chunk_min_rate: 100_000,
+        }
+    }
+}
+
+impl UploadOptions {
+    fn chunk_deadline(&self, len: u64) -> Duration {
+        self.chunk_deadline_base + Duration::from_secs(len / self.chunk_min_rate.max(1))
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        self.retry_backoff.saturating_mul(1 << attempt.min(6))
+    }
+}
+
+/// What the request handler checked and the job needs: the file as approved.
+#[derive(Debug, Clone)]
+pub struct Ready {
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha256: String,
+    pub content_type: &'static str,
+    pub open_id: String,
+}
+
+/// The running upload tasks, and the one transfer slot.
+pub struct Jobs {
+    slot: Arc<Semaphore>,
+    tasks: Mutex<JoinSet<()>>,
+}
+
+impl Default for Jobs {
+    fn default() -> Self {
+        Self {
+            slot: Arc::new(Semaphore::new(1)),
+            tasks: Mutex::new(JoinSet::new()),
+        }
+    }
+}
+
+impl Jobs {
+    fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        // Reap finished tasks so the set holds only live ones.
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(task);
+    }
+
+    /// Stops every upload task (the service is shutting down). Their rows stay as they are
+    /// and are marked interrupted at the next start, exactly as after a crash.
+    pub fn abort_all(&self) {
+        self.tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .abort_all();
+    }
+
+    /// Tasks still running (for tests).
+    pub fn running(&self) -> usize {
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        while tasks.try_join_next().is_some() {}
+        tasks.len()
+    }
+}
+
+/// Starts the upload recorded as `id` in the background.
+pub fn start(app: &Arc<App>, id: i64, ready: Ready) {
+    let task_app = app.clone();
+    app.jobs.spawn(job::run(task_app, id, ready));
+}
+
+/// At start-up: uploads cut off mid-transfer become `interrupted`; those that had sent every
+/// byte are polled again.
+pub async fn recover(app: &Arc<App>) {
+    match app.store.recover_uploads(crate::now_ms()).await {
+        Ok((interrupted, processing)) => {
+            if interrupted > 0 {
+                tracing::warn!(
+                    uploads = interrupted,
+                    "uploads were cut off by a restart and are marked interrupted"
+                );
+            }
+            for id in processing {
+                let task_app = app.clone();
+                app.jobs.spawn(job::resume_polling(task_app, id));
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "could not check for interrupted uploads"),
+    }
+}

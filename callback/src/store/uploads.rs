@@ -1,0 +1,354 @@
+//! Draft uploads: one row per hand-off of an approved asset to TikTok's inbox, written before
+//! any TikTok call and updated at every step (publish_id right after init, bytes after each
+//! chunk, each status poll), so a restart loses nothing.
+
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::{Store, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UploadState {
+    /// Recorded; waiting for the one transfer slot.
+    Queued,
+    /// Init and chunk PUTs.
+    Uploading,
+    /// Every byte sent; polling TikTok's status.
+    Processing,
+    /// `SEND_TO_USER_INBOX`: the draft is in the creator's TikTok inbox.
+    InInbox,
+    /// `PUBLISH_COMPLETE`: the creator posted it from TikTok.
+    Posted,
+    Failed,
+    /// Found running when the service started: the service stopped mid-upload.
+    Interrupted,
+    /// Status polling gave up before TikTok said yes or no.
+    Unknown,
+}
+
+pub const ALL_STATES: [UploadState; 8] = [
+    UploadState::Queued,
+    UploadState::Uploading,
+    UploadState::Processing,
+    UploadState::InInbox,
+    UploadState::Posted,
+    UploadState::Failed,
+    UploadState::Interrupted,
+    UploadState::Unknown,
+];
+
+impl UploadState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UploadState::Queued => "queued",
+            UploadState::Uploading => "uploading",
+            UploadState::Processing => "processing",
+            UploadState::InInbox => "in_inbox",
+            UploadState::Posted => "posted",
+            UploadState::Failed => "failed",
+            UploadState::Interrupted => "interrupted",
+            UploadState::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<UploadState> {
+        ALL_STATES.iter().copied().find(|st| st.as_str() == s)
+    }
+
+    /// The service is still working on it.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            UploadState::Queued | UploadState::Uploading | UploadState::Processing
+        )
+    }
+}
+
+/// What a new upload row records: the asset as approved, and the account it goes to.
+#[derive(Debug, Clone)]
+pub struct NewUpload {
+    pub asset_label: String,
+    pub file_name: String,
+    pub size: u64,
+    pub sha256: String,
+    pub open_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRow {
+    pub id: i64,
+    pub asset_label: String,
+    pub file_name: String,
+    pub size: u64,
+    pub sha256: String,
+    pub open_id: String,
+    pub state: UploadState,
+    pub bytes_sent: u64,
+    pub chunk_size: Option<u64>,
+    pub chunk_count: Option<u64>,
+    pub publish_id: Option<String>,
+    /// The last status TikTok reported, as spelled on the wire.
+    pub tiktok_status: Option<String>,
+    /// TikTok's error code or `fail_reason` (or this service's own code) when it failed.
+    pub error_code: Option<String>,
+    /// Plain-language reason and what the operator can do.
+    pub error_message: Option<String>,
+    pub log_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+/// Why an upload stopped, for the operator and for TikTok support.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub code: Option<String>,
+    pub message: String,
+    pub log_id: Option<String>,
+}
+
+/// The answer to a request for a new upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    New(i64),
+    /// This asset already has an upload in progress: the same form sent twice lands here.
+    AlreadyRunning(i64),
+}
+
+impl Created {
+    pub fn id(self) -> i64 {
+        match self {
+            Created::New(id) | Created::AlreadyRunning(id) => id,
+        }
+    }
+}
+
+const COLUMNS: &str = "id, asset_label, file_name, size, sha256, open_id, state, bytes_sent,
+    chunk_size, chunk_count, publish_id, tiktok_status, error_code, error_message, log_id,
+    created_at, updated_at, finished_at";
+
+fn unsigned(v: Option<i64>) -> Option<u64> {
+    v.and_then(|n| u64::try_from(n).ok())
+}
+
+fn signed(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<UploadRow> {
+    let state: String = r.get(6)?;
+    Ok(UploadRow {
+        id: r.get(0)?,
+        asset_label: r.get(1)?,
+        file_name: r.get(2)?,
+        size: unsigned(r.get(3)?).unwrap_or(0),
+        sha256: r.get(4)?,
+        open_id: r.get(5)?,
+        // The CHECK constraint keeps other values out; a row from a newer binary reads as
+        // unknown rather than failing the page.
+        state: UploadState::parse(&state).unwrap_or(UploadState::Unknown),
+        bytes_sent: unsigned(r.get(7)?).unwrap_or(0),
+        chunk_size: unsigned(r.get(8)?),
+        chunk_count: unsigned(r.get(9)?),
+        publish_id: r.get(10)?,
+        tiktok_status: r.get(11)?,
+        error_code: r.get(12)?,
+        error_message: r.get(13)?,
+        log_id: r.get(14)?,
+        created_at: r.get(15)?,
+        updated_at: r.get(16)?,
+        finished_at: r.get(17)?,
+    })
+}
+
+const ACTIVE: &str = "('queued', 'uploading', 'processing')";
+
+impl Store {
+    /// Records a queued upload, or finds the one already running for this asset. One
+    /// transaction, and a partial unique index behind it, so two concurrent submissions of the
+    /// same form create one row.
+    pub async fn create_upload(&self, u: NewUpload, now: i64) -> Result<Created, StoreError> {
+        self.call(move |c, _| {
+            let tx = c.transaction()?;
+            let running: Option<i64> = tx
+                .query_row(
+                    &format!("SELECT id FROM uploads WHERE asset_label = ?1 AND state IN {ACTIVE}"),
+                    params![u.asset_label],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(id) = running {
+                return Ok(Created::AlreadyRunning(id));
+            }
+            tx.execute(
+                "INSERT INTO uploads (asset_label, file_name, size, sha256, open_id, state,
+                    bytes_sent, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'queued', 0, ?6, ?6)",
+                params![
+                    u.asset_label,
+                    u.file_name,
+                    signed(u.size),
+                    u.sha256,
+                    u.open_id,
+                    now
+                ],
+            )?;
+            let id = tx.last_insert_rowid();
+            tx.commit()?;
+            Ok(Created::New(id))
+        })
+        .await
+    }
+
+    pub async fn upload(&self, id: i64) -> Result<Option<UploadRow>, StoreError> {
+        self.call(move |c, _| {
+            Ok(c.query_row(
+                &format!("SELECT {COLUMNS} FROM uploads WHERE id = ?1"),
+                params![id],
+                from_row,
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    /// The account's most recent uploads, newest first.
+    pub async fn recent_uploads(
+        &self,
+        open_id: &str,
+        limit: u32,
+    ) -> Result<Vec<UploadRow>, StoreError> {
+        let open_id = open_id.to_string();
+        self.call(move |c, _| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {COLUMNS} FROM uploads WHERE open_id = ?1 ORDER BY id DESC LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![open_id, limit], from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// The transfer starts (or starts again from byte 0 after a new init).
+    pub async fn upload_started(&self, id: i64, now: i64) -> Result<(), StoreError> {
+        self.call(move |c, _| {
+            c.execute(
+                "UPDATE uploads SET state = 'uploading', bytes_sent = 0, updated_at = ?2
+                 WHERE id = ?1",
+                params![id, now],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// TikTok accepted an init: its publish_id is kept before the first byte goes out.
+    pub async fn upload_inited(
+        &self,
+        id: i64,
+        publish_id: &str,
+        chunk_size: u64,
+        chunk_count: u64,
+        log_id: Option<String>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let publish_id = publish_id.to_string();
+        self.call(move |c, _| {
+            c.execute(
+                "UPDATE uploads SET publish_id = ?2, chunk_size = ?3, chunk_count = ?4,
+                    log_id = ?5, bytes_sent = 0, updated_at = ?6 WHERE id = ?1",
+                params![
+                    id,
+                    publish_id,
+                    signed(chunk_size),
+                    signed(chunk_count),
+                    log_id,
+                    now
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn upload_progress(
+        &self,
+        id: i64,
+        bytes_sent: u64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.call(move |c, _| {
+            c.execute(
+                "UPDATE uploads SET bytes_sent = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id, signed(bytes_sent), now],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// A status from TikTok (or the move to processing). Terminal states set `finished_at`.
+    pub async fn upload_status(
+        &self,
+        id: i64,
+        state: UploadState,
+        tiktok_status: Option<String>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.call(move |c, _| {
+            let finished = (!state.is_active()).then_some(now);
+            c.execute(
+                "UPDATE uploads SET state = ?2,
+                    tiktok_status = COALESCE(?3, tiktok_status), updated_at = ?4,
+                    finished_at = COALESCE(?5, finished_at) WHERE id = ?1",
+                params![id, state.as_str(), tiktok_status, now, finished],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn upload_failed(&self, id: i64, f: Failure, now: i64) -> Result<(), StoreError> {
+        self.call(move |c, _| {
+            c.execute(
+                "UPDATE uploads SET state = 'failed', error_code = ?2, error_message = ?3,
+                    log_id = COALESCE(?4, log_id), updated_at = ?5, finished_at = ?5
+                 WHERE id = ?1",
+                params![
+                    id,
+                    f.code.map(|s| s.chars().take(128).collect::<String>()),
+                    f.message.chars().take(1000).collect::<String>(),
+                    f.log_id.map(|s| s.chars().take(128).collect::<String>()),
+                    now
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// At start-up: uploads that were queued or sending bytes when the service stopped are
+    /// marked interrupted (their upload URL and progress are gone with the process). Those
+    /// that had sent every byte are returned, so their status can be polled again instead.
+    pub async fn recover_uploads(&self, now: i64) -> Result<(usize, Vec<i64>), StoreError> {
+        self.call(move |c, _| {
+            let tx = c.transaction()?;
+            let n = tx.execute(
+                "UPDATE uploads SET state = 'interrupted', updated_at = ?1, finished_at = ?1,
+                    error_message = 'The service stopped while this upload was running.'
+                 WHERE state IN ('queued', 'uploading')",
+                params![now],
+            )?;
+            let processing = {
+                let mut stmt = tx.prepare(
+                    "SELECT id FROM uploads WHERE state = 'processing' AND publish_id IS NOT NULL
+                     ORDER BY id",
+                )?;
+                stmt.query_map([], |r| r.get::<_, i64>(0))?
+                    .collect::<Result<Vec<_>, _>>()?
+            };
+            tx.commit()?;
+            Ok((n, processing))
+        })
+        .await
+    }
+}
