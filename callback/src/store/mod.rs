@@ -43,6 +43,18 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "cannot write in the data directory {path}: {source}. The service needs to write its records there; make the folder writable by this user (or point callback.data_dir at one that is)"
+    )]
+    NotWritable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "the database {path} is damaged ({detail}); nothing was changed. Stop mdz-callback, copy a backup made by `mdz-callback backup` over this file (or move the file aside to start with an empty database; the operator then signs in again), and start it again"
+    )]
+    Damaged { path: PathBuf, detail: String },
     #[error(transparent)]
     Open(#[from] OpenError),
     #[error("database worker stopped: {0}")]
@@ -144,17 +156,27 @@ impl Store {
             source,
         })?;
         restrict(dir, 0o700);
+        probe_writable(dir)?;
         let path = dir.join(DB_FILE);
-        let mut conn = Connection::open(&path)?;
+        let conn = open_checked(&path).map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
+                StoreError::Damaged {
+                    path: path.clone(),
+                    detail: e.to_string(),
+                }
+            }
+            _ => StoreError::Sqlite(e),
+        })?;
         restrict(&path, 0o600);
-        conn.busy_timeout(Duration::from_secs(5))?;
-        // WAL lets readers (backup, export) run beside the writer; FULL syncs every commit so a
-        // crash or power cut loses no committed row; secure_delete overwrites freed pages.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.pragma_update(None, "secure_delete", "ON")?;
-        migrate::migrate(&mut conn)?;
+        let conn = match conn {
+            Ok(conn) => conn,
+            Err(problems) => {
+                return Err(StoreError::Damaged {
+                    path,
+                    detail: format!("integrity check: {problems}"),
+                });
+            }
+        };
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
             cipher,
@@ -533,6 +555,52 @@ impl Store {
     }
 }
 
+/// Opens, configures and migrates the database, then checks its pages: a damaged file is found
+/// at start-up, with a message, rather than by a request some time later. `Ok(Err(problems))`
+/// when the check finds damage SQLite did not report on its own.
+fn open_checked(path: &Path) -> rusqlite::Result<Result<Connection, String>> {
+    let mut conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    // WAL lets readers (backup, export) run beside the writer; FULL syncs every commit so a
+    // crash or power cut loses no committed row; secure_delete overwrites freed pages.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "secure_delete", "ON")?;
+    migrate::migrate(&mut conn)?;
+    let problems: Vec<String> = {
+        let mut stmt = conn.prepare("PRAGMA quick_check(5)")?;
+        stmt.query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<_, _>>()?
+    };
+    if problems.len() == 1 && problems[0] == "ok" {
+        Ok(Ok(conn))
+    } else {
+        Ok(Err(problems.join("; ").chars().take(300).collect()))
+    }
+}
+
+/// Creates and removes a file in `dir`, so a read-only folder (or mount) is named at start-up
+/// instead of surfacing as "unable to open database file".
+fn probe_writable(dir: &Path) -> Result<(), StoreError> {
+    let probe = dir.join(format!(".write-probe-{}", std::process::id()));
+    let made = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&probe);
+    match made {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(source) => Err(StoreError::NotWritable {
+            path: dir.to_path_buf(),
+            source,
+        }),
+    }
+}
+
 /// Event kinds are `&'static str` in code; reading one back maps it onto the known set.
 fn known_kind(kind: &str) -> &'static str {
     crate::events::KINDS
@@ -578,6 +646,38 @@ mod tests {
         assert_eq!(mode, "wal");
         // Re-opening an up-to-date database is a no-op.
         Store::open(dir.path(), Cipher::new(&TokenKey::random())).unwrap();
+    }
+
+    #[test]
+    fn a_damaged_database_is_named_at_open_and_left_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = TokenKey::random();
+        drop(Store::open(dir.path(), Cipher::new(&key)).unwrap());
+        let db = dir.path().join(DB_FILE);
+        let good = std::fs::read(&db).unwrap();
+        // Garbage, then a valid header over damaged pages (which opening alone does not see).
+        let mut damaged = good.clone();
+        damaged[4096..4096 + 300].fill(0xff);
+        for (what, bytes) in [("garbage", vec![0x5a; 20_000]), ("damaged page", damaged)] {
+            let _ = std::fs::remove_file(dir.path().join(format!("{DB_FILE}-wal")));
+            std::fs::write(&db, &bytes).unwrap();
+            let e = Store::open(dir.path(), Cipher::new(&key))
+                .err()
+                .expect(what);
+            assert!(matches!(e, StoreError::Damaged { .. }), "{what}: {e}");
+            let text = e.to_string();
+            assert!(
+                text.contains(&db.display().to_string()) && text.contains("mdz-callback backup"),
+                "{what}: {text}"
+            );
+            assert_eq!(
+                std::fs::read(&db).unwrap(),
+                bytes,
+                "{what}: the file was changed"
+            );
+        }
+        std::fs::write(&db, &good).unwrap();
+        Store::open(dir.path(), Cipher::new(&key)).unwrap();
     }
 
     #[tokio::test]
