@@ -91,6 +91,10 @@ pub struct CallbackConfig {
     pub expected_open_id: Option<String>,
     pub retention_days: u32,
     pub rate_limit: u32,
+    /// Header a reverse proxy on loopback puts the client's address in (e.g. `X-Real-IP`).
+    /// Unset, the socket peer is the client: trusting a header nobody strips would let any
+    /// client pick the address its rate limit and security events are filed under.
+    pub real_ip_header: Option<String>,
 }
 
 impl Default for CallbackConfig {
@@ -103,6 +107,7 @@ impl Default for CallbackConfig {
             expected_open_id: None,
             retention_days: 30,
             rate_limit: 60,
+            real_ip_header: None,
         }
     }
 }
@@ -165,6 +170,7 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("callback", "expected_open_id", Kind::Text),
     ("callback", "retention_days", Kind::Integer),
     ("callback", "rate_limit", Kind::Integer),
+    ("callback", "real_ip_header", Kind::Text),
 ];
 
 impl Config {
