@@ -25,7 +25,10 @@ use tokio::net::TcpListener;
 
 pub use headers::{SESSION_COOKIE, STATE_COOKIE, csp};
 pub use limits::Limiter;
-pub use request::{MAX_FORM, MAX_QUERY, client_addr, parse_form};
+pub use request::{
+    BodyError, MAX_FORM, MAX_QUERY, QueryError, client_addr, cookie_value, form_body, is_form,
+    parse_form,
+};
 
 use crate::App;
 use crate::pages::Page;

@@ -50,20 +50,25 @@ impl Ctx {
     /// The first cookie of that name. `__Host-` names cannot be planted by a sibling domain,
     /// so the first is the browser's own.
     pub fn cookie(&self, name: &str) -> Option<String> {
-        self.headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| cookie::Cookie::split_parse(v.to_string()))
-            .filter_map(Result::ok)
-            .find(|c| c.name() == name)
-            .map(|c| c.value().to_string())
-            .filter(|v| !v.is_empty())
+        cookie_value(&self.headers, name)
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+}
+
+/// The first non-empty cookie of that name in the request's `Cookie` headers.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| cookie::Cookie::split_parse(v.to_string()))
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 /// The address rate limits and the security log attribute a request to. Today the socket peer;
@@ -155,16 +160,7 @@ pub async fn read_form(
     if declared.is_some_and(|n| n > MAX_FORM as u64) {
         return Err(BodyError::TooLarge);
     }
-    let is_form = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    if !is_form {
+    if !is_form(req.headers()) {
         return Err(BodyError::NotAForm);
     }
     let limited = Limited::new(req.into_body(), MAX_FORM);
@@ -176,7 +172,24 @@ pub async fn read_form(
         Ok(Err(_)) => return Err(BodyError::Broken),
         Ok(Ok(collected)) => collected.to_bytes(),
     };
-    let text = std::str::from_utf8(&body).map_err(|_| BodyError::Bad(QueryError::NotUtf8))?;
+    form_body(&body)
+}
+
+/// Whether the request says its body is `application/x-www-form-urlencoded`.
+pub fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+/// A form body as read: UTF-8, then [`parse_form`].
+pub fn form_body(body: &[u8]) -> Result<HashMap<String, String>, BodyError> {
+    let text = std::str::from_utf8(body).map_err(|_| BodyError::Bad(QueryError::NotUtf8))?;
     parse_form(text).map_err(BodyError::Bad)
 }
 

@@ -126,72 +126,14 @@ impl Client {
         ];
         retry_transient(|| async {
             let (status, body) = self.post_form("/v2/oauth/revoke/", &form).await?;
-            // The success body is "an empty struct": accept nothing at all, or JSON without an
-            // `error` key.
-            if body.iter().all(u8::is_ascii_whitespace) {
-                return if (200..300).contains(&status) {
-                    Ok(())
-                } else {
-                    Err(TikTokError::Http {
-                        status,
-                        log_id: None,
-                    })
-                };
-            }
-            let v = parse_json(status, &body)?;
-            oauth_error(&v)?;
-            if (200..300).contains(&status) {
-                tracing::info!(
-                    log_id = log_id(&v).as_deref().unwrap_or("none"),
-                    "revoked at TikTok"
-                );
-                Ok(())
-            } else {
-                Err(TikTokError::Http {
-                    status,
-                    log_id: log_id(&v),
-                })
-            }
+            parse_revoke_answer(status, &body)
         })
         .await
     }
 
     async fn token_request(&self, form: &[(&str, &str)]) -> Result<TokenResponse, TikTokError> {
         let (status, body) = self.post_form("/v2/oauth/token/", form).await?;
-        let v = parse_json(status, &body)?;
-        oauth_error(&v)?;
-        let log_id = log_id(&v);
-        let text = |k: &str| {
-            v.get(k)
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-        };
-        let missing = |what: &str| TikTokError::Malformed {
-            what: format!("token answer (HTTP {status}) without {what}"),
-            log_id: log_id.clone(),
-        };
-        let access = text("access_token").ok_or_else(|| missing("access_token"))?;
-        let refresh = text("refresh_token").ok_or_else(|| missing("refresh_token"))?;
-        let open_id = text("open_id").ok_or_else(|| missing("open_id"))?;
-        let expires_in = seconds(&v, "expires_in").ok_or_else(|| missing("expires_in"))?;
-        let refresh_expires_in =
-            seconds(&v, "refresh_expires_in").ok_or_else(|| missing("refresh_expires_in"))?;
-        tracing::info!(
-            log_id = log_id.as_deref().unwrap_or("none"),
-            expires_in,
-            refresh_expires_in,
-            "token issued by TikTok"
-        );
-        Ok(TokenResponse {
-            access_token: Secret::new(access),
-            refresh_token: Secret::new(refresh),
-            open_id,
-            scope: text("scope").unwrap_or_default(),
-            expires_in,
-            refresh_expires_in,
-            log_id,
-        })
+        parse_token_answer(status, &body)
     }
 
     async fn post_form(
@@ -213,6 +155,77 @@ impl Client {
             .map_err(TikTokError::from_reqwest)?;
         let status = resp.status().as_u16();
         Ok((status, read_body(resp).await?))
+    }
+}
+
+/// TikTok's answer to a token request (code exchange or refresh), from its status and body.
+/// Public for the fuzz targets; the client is the only other caller.
+#[doc(hidden)]
+pub fn parse_token_answer(status: u16, body: &[u8]) -> Result<TokenResponse, TikTokError> {
+    let v = parse_json(status, body)?;
+    oauth_error(&v)?;
+    let log_id = log_id(&v);
+    let text = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let missing = |what: &str| TikTokError::Malformed {
+        what: format!("token answer (HTTP {status}) without {what}"),
+        log_id: log_id.clone(),
+    };
+    let access = text("access_token").ok_or_else(|| missing("access_token"))?;
+    let refresh = text("refresh_token").ok_or_else(|| missing("refresh_token"))?;
+    let open_id = text("open_id").ok_or_else(|| missing("open_id"))?;
+    let expires_in = seconds(&v, "expires_in").ok_or_else(|| missing("expires_in"))?;
+    let refresh_expires_in =
+        seconds(&v, "refresh_expires_in").ok_or_else(|| missing("refresh_expires_in"))?;
+    tracing::info!(
+        log_id = log_id.as_deref().unwrap_or("none"),
+        expires_in,
+        refresh_expires_in,
+        "token issued by TikTok"
+    );
+    Ok(TokenResponse {
+        access_token: Secret::new(access),
+        refresh_token: Secret::new(refresh),
+        open_id,
+        scope: text("scope").unwrap_or_default(),
+        expires_in,
+        refresh_expires_in,
+        log_id,
+    })
+}
+
+/// TikTok's answer to a revoke.
+#[doc(hidden)]
+pub fn parse_revoke_answer(status: u16, body: &[u8]) -> Result<(), TikTokError> {
+    // The success body is "an empty struct": accept nothing at all, or JSON without an
+    // `error` key.
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return if (200..300).contains(&status) {
+            Ok(())
+        } else {
+            Err(TikTokError::Http {
+                status,
+                log_id: None,
+            })
+        };
+    }
+    let v = parse_json(status, body)?;
+    oauth_error(&v)?;
+    if (200..300).contains(&status) {
+        tracing::info!(
+            log_id = log_id(&v).as_deref().unwrap_or("none"),
+            "revoked at TikTok"
+        );
+        Ok(())
+    } else {
+        Err(TikTokError::Http {
+            status,
+            log_id: log_id(&v),
+        })
     }
 }
 

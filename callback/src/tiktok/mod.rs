@@ -23,6 +23,14 @@ pub use upload::{
     content_type_for,
 };
 pub use user::UserInfo;
+/// The parsers of TikTok's answers, public so the fuzz targets reach exactly the code the client
+/// runs.
+#[doc(hidden)]
+pub use {
+    auth::{parse_revoke_answer, parse_token_answer},
+    upload::{parse_init_answer, parse_status_answer},
+    user::parse_user_info,
+};
 
 use crate::secrets::Secret;
 use crate::secrets::Secrets;

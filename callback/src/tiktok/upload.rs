@@ -146,37 +146,8 @@ impl Client {
                 "total_chunk_count": plan.count,
             }
         });
-        let (status, v) = self.post_json(INIT_PATH, token, &body).await?;
-        let data = envelope(status, &v)?;
-        let log_id = envelope_log_id(&v);
-        let text = |k: &str| {
-            data.get(k)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
-        let (publish_id, upload_url) = (text("publish_id"), text("upload_url"));
-        // The contract caps publish_id at 64 and upload_url at 256 characters; allow some slack
-        // but refuse anything that is clearly not an id or that could not be a URL.
-        let id_ok = !publish_id.is_empty()
-            && publish_id.len() <= 128
-            && publish_id.bytes().all(|b| b.is_ascii_graphic());
-        if !id_ok || upload_url.is_empty() || upload_url.len() > 2048 {
-            return Err(TikTokError::Malformed {
-                what: "init answer without a usable publish_id and upload_url".into(),
-                log_id,
-            });
-        }
-        tracing::info!(
-            log_id = log_id.as_deref().unwrap_or("none"),
-            %publish_id,
-            "inbox upload initialised"
-        );
-        Ok(Inited {
-            publish_id,
-            upload_url,
-            log_id,
-        })
+        let (status, answer) = self.post_json(INIT_PATH, token, &body).await?;
+        parse_init_answer(status, &answer)
     }
 
     /// `POST /v2/post/publish/status/fetch/`.
@@ -186,27 +157,8 @@ impl Client {
         publish_id: &str,
     ) -> Result<PostStatus, TikTokError> {
         let body = json!({ "publish_id": publish_id });
-        let (status, v) = self.post_json(STATUS_PATH, token, &body).await?;
-        let data = envelope(status, &v)?;
-        let log_id = envelope_log_id(&v);
-        let state = data
-            .get("status")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| TikTokError::Malformed {
-                what: "status answer without data.status".into(),
-                log_id: log_id.clone(),
-            })?;
-        Ok(PostStatus {
-            status: state.chars().take(64).collect(),
-            fail_reason: data
-                .get("fail_reason")
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .map(|s| s.chars().take(128).collect()),
-            uploaded_bytes: data.get("uploaded_bytes").and_then(Value::as_u64),
-            log_id,
-        })
+        let (status, answer) = self.post_json(STATUS_PATH, token, &body).await?;
+        parse_status_answer(status, &answer)
     }
 
     /// One chunk: `PUT` of `body` (exactly `chunk.len` bytes) to the checked upload URL with
@@ -263,7 +215,7 @@ impl Client {
         path: &str,
         token: &Secret,
         body: &Value,
-    ) -> Result<(u16, Value), TikTokError> {
+    ) -> Result<(u16, Vec<u8>), TikTokError> {
         let resp = self
             .http
             .post(self.endpoint(path))
@@ -274,9 +226,70 @@ impl Client {
             .await
             .map_err(TikTokError::from_reqwest)?;
         let status = resp.status().as_u16();
-        let bytes = read_body(resp).await?;
-        Ok((status, parse_json(status, &bytes)?))
+        Ok((status, read_body(resp).await?))
     }
+}
+
+/// TikTok's answer to the inbox init, from its status and body. Public for the fuzz targets.
+#[doc(hidden)]
+pub fn parse_init_answer(status: u16, body: &[u8]) -> Result<Inited, TikTokError> {
+    let v = parse_json(status, body)?;
+    let data = envelope(status, &v)?;
+    let log_id = envelope_log_id(&v);
+    let text = |k: &str| {
+        data.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let (publish_id, upload_url) = (text("publish_id"), text("upload_url"));
+    // The contract caps publish_id at 64 and upload_url at 256 characters; allow some slack
+    // but refuse anything that is clearly not an id or that could not be a URL.
+    let id_ok = !publish_id.is_empty()
+        && publish_id.len() <= 128
+        && publish_id.bytes().all(|b| b.is_ascii_graphic());
+    if !id_ok || upload_url.is_empty() || upload_url.len() > 2048 {
+        return Err(TikTokError::Malformed {
+            what: "init answer without a usable publish_id and upload_url".into(),
+            log_id,
+        });
+    }
+    tracing::info!(
+        log_id = log_id.as_deref().unwrap_or("none"),
+        %publish_id,
+        "inbox upload initialised"
+    );
+    Ok(Inited {
+        publish_id,
+        upload_url,
+        log_id,
+    })
+}
+
+/// TikTok's answer to a status fetch, from its status and body. Public for the fuzz targets.
+#[doc(hidden)]
+pub fn parse_status_answer(status: u16, body: &[u8]) -> Result<PostStatus, TikTokError> {
+    let v = parse_json(status, body)?;
+    let data = envelope(status, &v)?;
+    let log_id = envelope_log_id(&v);
+    let state = data
+        .get("status")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| TikTokError::Malformed {
+            what: "status answer without data.status".into(),
+            log_id: log_id.clone(),
+        })?;
+    Ok(PostStatus {
+        status: state.chars().take(64).collect(),
+        fail_reason: data
+            .get("fail_reason")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(|s| s.chars().take(128).collect()),
+        uploaded_bytes: data.get("uploaded_bytes").and_then(Value::as_u64),
+        log_id,
+    })
 }
 
 fn chunk_network_error(e: reqwest::Error) -> ChunkError {

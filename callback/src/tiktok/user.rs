@@ -29,44 +29,51 @@ impl Client {
             .map_err(TikTokError::from_reqwest)?;
         let status = resp.status().as_u16();
         let body = read_body(resp).await?;
-        let v = parse_json(status, &body)?;
-        let user = envelope(status, &v)?
-            .get("user")
-            .filter(|u| u.is_object())
-            .ok_or_else(|| TikTokError::Malformed {
-                what: "user info without data.user".into(),
-                log_id: envelope_log_id(&v),
-            })?;
-        let text = |k: &str| {
-            user.get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
-        let open_id = text("open_id");
-        if open_id.is_empty() {
-            return Err(TikTokError::Malformed {
-                what: "user info without open_id".into(),
-                log_id: envelope_log_id(&v),
-            });
-        }
-        tracing::info!(
-            log_id = envelope_log_id(&v).as_deref().unwrap_or("none"),
-            "user info fetched"
-        );
-        // `avatar_url` first; the sized variants only when TikTok left it empty.
-        let avatar_url = ["avatar_url", "avatar_url_100", "avatar_large_url"]
-            .iter()
-            .map(|k| text(k))
-            .find(|s| !s.is_empty())
-            .unwrap_or_default();
-        Ok(UserInfo {
-            open_id,
-            union_id: text("union_id"),
-            display_name: text("display_name"),
-            avatar_url,
-        })
+        parse_user_info(status, &body)
     }
+}
+
+/// TikTok's answer to `GET /v2/user/info/`, from its status and body. Public for the fuzz
+/// targets.
+#[doc(hidden)]
+pub fn parse_user_info(status: u16, body: &[u8]) -> Result<UserInfo, TikTokError> {
+    let v = parse_json(status, body)?;
+    let user = envelope(status, &v)?
+        .get("user")
+        .filter(|u| u.is_object())
+        .ok_or_else(|| TikTokError::Malformed {
+            what: "user info without data.user".into(),
+            log_id: envelope_log_id(&v),
+        })?;
+    let text = |k: &str| {
+        user.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let open_id = text("open_id");
+    if open_id.is_empty() {
+        return Err(TikTokError::Malformed {
+            what: "user info without open_id".into(),
+            log_id: envelope_log_id(&v),
+        });
+    }
+    tracing::info!(
+        log_id = envelope_log_id(&v).as_deref().unwrap_or("none"),
+        "user info fetched"
+    );
+    // `avatar_url` first; the sized variants only when TikTok left it empty.
+    let avatar_url = ["avatar_url", "avatar_url_100", "avatar_large_url"]
+        .iter()
+        .map(|k| text(k))
+        .find(|s| !s.is_empty())
+        .unwrap_or_default();
+    Ok(UserInfo {
+        open_id,
+        union_id: text("union_id"),
+        display_name: text("display_name"),
+        avatar_url,
+    })
 }
 
 /// The v2 envelope: success iff `error.code == "ok"`, whatever the HTTP status.
