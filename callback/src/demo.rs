@@ -1,15 +1,18 @@
 //! `mdz-callback demo`: the service and the TikTok simulator together on 127.0.0.1, so a
-//! newcomer can click through the whole sign-in without TikTok credentials. This is the only
-//! place outside the tests that reaches the simulator.
+//! newcomer can click through the whole sign-in, and send a pre-approved demo video to the
+//! simulated inbox, without TikTok credentials. This is the only place outside the tests that
+//! reaches the simulator.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use mdz::Config;
 
+use crate::assets::{Manifest, digest_async};
 use crate::commands::shutdown_signal;
 use crate::secrets::{Secret, Secrets, TokenKey};
 use crate::sim::{SimOptions, Simulator};
+use crate::store::{Decision, Review};
 use crate::{App, run};
 
 /// Used when there is no `config.toml` to borrow the site's name and contact from.
@@ -52,18 +55,67 @@ pub async fn demo(config_path: &Path, port: u16) -> Result<(), Box<dyn std::erro
     config.callback.listen = format!("127.0.0.1:{port}");
     config.callback.data_dir = data.path().to_path_buf();
     config.callback.expected_open_id = Some(sim_user);
+    config.callback.assets = demo_assets(data.path())?;
 
     let app = Arc::new(App::new(config, secrets)?);
+    approve_demo_asset(&app).await?;
     println!("mdz-callback demo: the service and a simulated TikTok are running on 127.0.0.1.");
     println!("Open this address in a browser to sign in (Ctrl-C stops the demo):");
     println!();
     println!("    {origin}/auth/tiktok/start");
     println!();
     println!(
+        "After signing in, the operator page offers a pre-approved demo video ({DEMO_LABEL}):"
+    );
+    println!("press its button and watch it travel to the simulated TikTok inbox.");
+    println!(
         "Records go to a temporary folder that is deleted on exit: {}",
         data.path().display()
     );
     run(listener, app, shutdown_signal()).await?;
     sim.shutdown().await;
+    Ok(())
+}
+
+const DEMO_LABEL: &str = "demo-clip";
+/// Big enough to watch, small enough to write in a blink: one piece under TikTok's rules.
+const DEMO_SIZE: usize = 6 * 1024 * 1024;
+
+/// A manifest with one "video" of random bytes (the simulator checks sizes and ranges, not
+/// codecs), beside the temporary database.
+fn demo_assets(dir: &Path) -> std::io::Result<std::path::PathBuf> {
+    let videos = dir.join("videos");
+    std::fs::create_dir_all(&videos)?;
+    let mut bytes = vec![0u8; DEMO_SIZE];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+    std::fs::write(videos.join("demo-clip.mp4"), &bytes)?;
+    let manifest = dir.join("assets.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "# Demo asset manifest, written by `mdz-callback demo`.\n[[asset]]\nlabel = \"{DEMO_LABEL}\"\nfile = \"videos/demo-clip.mp4\"\ntitle = \"Demo clip (6 MiB of random bytes)\"\n"
+        ),
+    )?;
+    Ok(manifest)
+}
+
+/// Approves the demo video as `demo`, as `mdz-callback assets approve` would.
+async fn approve_demo_asset(app: &App) -> Result<(), Box<dyn std::error::Error>> {
+    let manifest = Manifest::load(&app.config.resolve(&app.config.callback.assets))?;
+    let asset = manifest
+        .get(DEMO_LABEL)
+        .ok_or("the demo manifest lost its asset")?;
+    let facts = digest_async(asset.file.clone()).await?;
+    app.store
+        .record_review(Review {
+            label: asset.label.clone(),
+            decision: Decision::Approved,
+            decided_by: "demo".into(),
+            decided_at: crate::now_ms(),
+            file_name: asset.file_name(),
+            size: Some(facts.size),
+            sha256: Some(facts.sha256),
+        })
+        .await?;
     Ok(())
 }

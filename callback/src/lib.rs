@@ -15,6 +15,7 @@ pub mod handoff;
 pub mod http;
 pub mod pages;
 pub mod records;
+pub mod review;
 pub mod secrets;
 pub mod sim;
 pub mod store;

@@ -61,12 +61,39 @@ enum Command {
         #[arg(long, default_value = "config.toml")]
         config: PathBuf,
     },
+    /// Review the videos of the asset manifest (callback.assets): list them, approve or reject.
+    Assets {
+        #[command(subcommand)]
+        action: AssetsAction,
+        #[arg(long, default_value = "config.toml", global = true)]
+        config: PathBuf,
+    },
     /// Render every page with sample data into DIR (for the page checker).
     #[command(hide = true)]
     SamplePages {
         dir: PathBuf,
         #[arg(long, default_value = "config.toml")]
         config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum AssetsAction {
+    /// Label, title, size and review state of every video in the manifest.
+    List,
+    /// Approve a video for upload; records who, when, and the file's size and SHA-256.
+    Approve {
+        label: String,
+        /// Who approves (recorded with the decision).
+        #[arg(long)]
+        by: String,
+    },
+    /// Reject a video: it cannot be uploaded until approved.
+    Reject {
+        label: String,
+        /// Who rejects (recorded with the decision).
+        #[arg(long)]
+        by: String,
     },
 }
 
@@ -117,6 +144,29 @@ fn main() -> ExitCode {
                 );
                 Ok(())
             }
+            Command::Assets { action, config } => match action {
+                AssetsAction::List => {
+                    print!("{}", mdz_callback::review::list(&config).await?);
+                    Ok(())
+                }
+                AssetsAction::Approve { label, by } => {
+                    let r = mdz_callback::review::approve(&config, &label, &by).await?;
+                    println!(
+                        "approved {} ({}, {} bytes, sha256 {}) by {}",
+                        r.label,
+                        r.file_name,
+                        r.size.unwrap_or(0),
+                        r.sha256.as_deref().unwrap_or(""),
+                        r.decided_by
+                    );
+                    Ok(())
+                }
+                AssetsAction::Reject { label, by } => {
+                    let r = mdz_callback::review::reject(&config, &label, &by).await?;
+                    println!("rejected {} ({}) by {}", r.label, r.file_name, r.decided_by);
+                    Ok(())
+                }
+            },
             Command::SamplePages { dir, config } => {
                 let n = mdz_callback::commands::sample_pages(&config, &dir)?;
                 println!("wrote {n} pages to {}", dir.display());

@@ -58,6 +58,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         "disconnected.html",
         include_str!("../../templates/callback/disconnected.html"),
     ),
+    (
+        "upload.html",
+        include_str!("../../templates/callback/upload.html"),
+    ),
+    (
+        "upload_refused.html",
+        include_str!("../../templates/callback/upload_refused.html"),
+    ),
 ];
 
 /// What the operator page shows of the connected account.
@@ -69,6 +77,67 @@ pub struct OperatorView {
     pub scopes: Vec<String>,
     pub connected_on: String,
     pub csrf: String,
+    /// Approved assets, each with an upload button unless `problem` says why not.
+    pub assets: Vec<AssetItem>,
+    pub uploads: Vec<UploadItem>,
+    /// Why no assets can be listed (no manifest, a broken one); empty when all is well.
+    pub manifest_note: String,
+    /// Assets in the manifest with no review decision yet.
+    pub unreviewed: usize,
+}
+
+/// One approved asset on the operator page.
+#[derive(Debug, Clone, Serialize)]
+pub struct AssetItem {
+    pub label: String,
+    pub title: String,
+    pub size: String,
+    pub approved_by: String,
+    pub approved_on: String,
+    /// Why it cannot be sent now (file missing or changed); empty when it can.
+    pub problem: String,
+}
+
+/// One line of the operator page's recent uploads.
+#[derive(Debug, Clone, Serialize)]
+pub struct UploadItem {
+    pub id: i64,
+    pub title: String,
+    pub state_label: &'static str,
+    pub when: String,
+}
+
+/// The status page of one upload.
+#[derive(Debug, Clone, Serialize)]
+pub struct UploadView {
+    pub id: i64,
+    pub title: String,
+    pub label: String,
+    pub file_name: String,
+    pub size: u64,
+    pub size_text: String,
+    /// The state's name in the records (`in_inbox`, …), for the template to branch on.
+    pub state: &'static str,
+    pub state_label: &'static str,
+    /// The service is still working on it: the page refreshes itself.
+    pub running: bool,
+    pub bytes_sent: u64,
+    pub percent: u32,
+    pub sent_text: String,
+    pub publish_id: String,
+    pub tiktok_status: String,
+    pub created: String,
+    pub updated: String,
+    pub finished: String,
+    pub error_code: String,
+    pub error_message: String,
+    pub log_id: String,
+    pub csrf: String,
+    /// Finished without reaching TikTok's inbox: offer to start again.
+    pub can_retry: bool,
+    /// The operator has not turned the automatic refresh off.
+    pub refreshing: bool,
+    pub refresh_secs: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -109,6 +178,16 @@ pub enum Page {
     Disconnected {
         message: String,
     },
+    Upload(Box<UploadView>),
+    /// An upload request refused before anything was sent: unknown, unapproved or changed.
+    UploadRefused {
+        status: StatusCode,
+        heading: &'static str,
+        reason: String,
+        remedy: String,
+        /// A command that fixes it, shown as code; empty when there is none.
+        command: String,
+    },
     /// Everything else: bad requests, limits, a missing session, server trouble.
     Error {
         status: StatusCode,
@@ -121,7 +200,11 @@ pub enum Page {
 impl Page {
     pub fn status(&self) -> StatusCode {
         match self {
-            Page::SignedIn { .. } | Page::Operator(_) | Page::Disconnected { .. } => StatusCode::OK,
+            Page::SignedIn { .. }
+            | Page::Operator(_)
+            | Page::Disconnected { .. }
+            | Page::Upload(_) => StatusCode::OK,
+            Page::UploadRefused { status, .. } => *status,
             Page::Declined { .. }
             | Page::MissingScope { .. }
             | Page::WrongAccount { .. }
@@ -146,6 +229,8 @@ impl Page {
             Page::NotFound => "not_found.html",
             Page::Operator(_) => "operator.html",
             Page::Disconnected { .. } => "disconnected.html",
+            Page::Upload(_) => "upload.html",
+            Page::UploadRefused { .. } => "upload_refused.html",
             Page::Error { .. } => "error.html",
         }
     }
@@ -184,6 +269,11 @@ impl Page {
             Page::NotFound => ("Page not found", "There is no page at this address."),
             Page::Operator(_) => ("Operator", "The connected TikTok account and its drafts."),
             Page::Disconnected { .. } => ("Disconnected", "The TikTok account was disconnected."),
+            Page::Upload(_) => (
+                "Draft upload",
+                "The status of one video handed to TikTok as a draft.",
+            ),
+            Page::UploadRefused { heading, .. } => (heading, "The video was not sent to TikTok."),
             Page::Error { heading, .. } => (heading, "The request could not be completed."),
         }
     }
@@ -229,6 +319,29 @@ impl Page {
                     ctx.insert(k, v);
                 }
                 ctx.insert("scopes", &view.scopes);
+                ctx.insert("assets", &view.assets);
+                ctx.insert("uploads", &view.uploads);
+                ctx.insert("manifest_note", &view.manifest_note);
+                ctx.insert("unreviewed", &view.unreviewed);
+            }
+            Page::Upload(view) => {
+                if let Ok(tera::Value::Object(map)) = tera::to_value(view) {
+                    for (k, v) in map {
+                        ctx.insert(k, &v);
+                    }
+                }
+            }
+            Page::UploadRefused {
+                heading,
+                reason,
+                remedy,
+                command,
+                ..
+            } => {
+                ctx.insert("heading", heading);
+                ctx.insert("reason", reason);
+                ctx.insert("remedy", remedy);
+                ctx.insert("command", command);
             }
             Page::Disconnected { message } => ctx.insert("message", message),
             Page::Error {
@@ -303,7 +416,7 @@ const SAMPLE_AVATAR: &str = "data:image/svg+xml,%3Csvg%20xmlns='http://www.w3.or
 /// One example of every page, with sample data: rendered at start-up as a check, and by
 /// `mdz-callback sample-pages` for the page checker.
 pub fn samples() -> Vec<Page> {
-    vec![
+    let mut pages = vec![
         Page::SignedIn {
             display_name: "Mira Demo".into(),
         },
@@ -341,6 +454,40 @@ pub fn samples() -> Vec<Page> {
             scopes: vec!["user.info.basic".into(), "video.upload".into()],
             connected_on: "2026-05-02 12:00".into(),
             csrf: "sample-csrf-token".into(),
+            assets: vec![
+                AssetItem {
+                    label: "spring-teaser".into(),
+                    title: "Spring teaser".into(),
+                    size: "48.2 MB".into(),
+                    approved_by: "Mira".into(),
+                    approved_on: "2026-05-02 11:58".into(),
+                    problem: String::new(),
+                },
+                AssetItem {
+                    label: "studio-tour".into(),
+                    title: "Studio tour".into(),
+                    size: "1.2 GB".into(),
+                    approved_by: "Mira".into(),
+                    approved_on: "2026-05-01 09:10".into(),
+                    problem: "The file has changed since it was approved; review it and approve it again.".into(),
+                },
+            ],
+            uploads: vec![
+                UploadItem {
+                    id: 7,
+                    title: "Spring teaser".into(),
+                    state_label: "In the TikTok inbox",
+                    when: "2026-05-02 12:03".into(),
+                },
+                UploadItem {
+                    id: 6,
+                    title: "Studio tour".into(),
+                    state_label: "Failed",
+                    when: "2026-05-01 09:15".into(),
+                },
+            ],
+            manifest_note: String::new(),
+            unreviewed: 1,
         }),
         Page::Disconnected {
             message:
@@ -353,12 +500,99 @@ pub fn samples() -> Vec<Page> {
             message: "The form sent more data than this service accepts.".into(),
             action: Some(("/operator", "Back to the operator page")),
         },
-    ]
+        Page::UploadRefused {
+            status: StatusCode::CONFLICT,
+            heading: "Video changed since approval",
+            reason: "The file of spring-teaser (spring.mp4) is not the one that was approved: its content differs.".into(),
+            remedy: "Review the file again; if it is right, approve it again, then send it.".into(),
+            command: "mdz-callback assets approve spring-teaser --by NAME".into(),
+        },
+    ];
+    pages.extend(
+        crate::store::ALL_STATES
+            .iter()
+            .map(|&s| Page::Upload(Box::new(sample_upload(s)))),
+    );
+    pages
 }
 
-/// A file name for each sample, for `sample-pages`.
-pub fn sample_name(page: &Page) -> &'static str {
-    page.template()
+/// An upload in state `s`, as its status page would show it.
+fn sample_upload(s: crate::store::UploadState) -> UploadView {
+    use crate::store::UploadState as S;
+    let size = 48_213_377u64;
+    let sent = match s {
+        S::Queued => 0,
+        S::Uploading | S::Interrupted => 20_000_000,
+        _ => size,
+    };
+    let failed = s == S::Failed;
+    let done = !s.is_active();
+    UploadView {
+        id: 7,
+        title: "Spring teaser".into(),
+        label: "spring-teaser".into(),
+        file_name: "spring.mp4".into(),
+        size,
+        size_text: crate::assets::human_size(size),
+        state: s.as_str(),
+        state_label: crate::handoff::plain_state(s),
+        running: s.is_active(),
+        bytes_sent: sent,
+        percent: (sent * 100 / size) as u32,
+        sent_text: format!(
+            "{} of {}",
+            crate::assets::human_size(sent),
+            crate::assets::human_size(size)
+        ),
+        publish_id: if s == S::Queued {
+            String::new()
+        } else {
+            "v_inbox_file~v2.7364829101928374650".into()
+        },
+        tiktok_status: match s {
+            S::Processing | S::Unknown => "PROCESSING_UPLOAD",
+            S::InInbox => "SEND_TO_USER_INBOX",
+            S::Posted => "PUBLISH_COMPLETE",
+            S::Failed => "FAILED",
+            _ => "",
+        }
+        .into(),
+        created: "2026-05-02 12:00:04".into(),
+        updated: "2026-05-02 12:01:30".into(),
+        finished: if done {
+            "2026-05-02 12:01:30".into()
+        } else {
+            String::new()
+        },
+        error_code: if failed {
+            "spam_risk_too_many_pending_share".into()
+        } else {
+            String::new()
+        },
+        error_message: match s {
+            S::Failed => crate::handoff::sample_failure_message(),
+            S::Interrupted => "The service stopped while this upload was running.".into(),
+            _ => String::new(),
+        },
+        log_id: if failed {
+            "202605021201300000000000000".into()
+        } else {
+            String::new()
+        },
+        csrf: "sample-csrf-token".into(),
+        can_retry: matches!(s, S::Failed | S::Interrupted | S::Unknown),
+        refreshing: s.is_active(),
+        refresh_secs: 3,
+    }
+}
+
+/// A file name for each sample, for `sample-pages`: the template's, or for upload pages one
+/// per state.
+pub fn sample_name(page: &Page) -> String {
+    match page {
+        Page::Upload(v) => format!("upload_{}.html", v.state),
+        other => other.template().to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -153,3 +153,14 @@ pub async fn recover(app: &Arc<App>) {
         Err(e) => tracing::error!(error = %e, "could not check for interrupted uploads"),
     }
 }
+
+/// The pending-share advice, for sample pages.
+pub fn sample_failure_message() -> String {
+    advice::api(&crate::tiktok::TikTokError::Api {
+        status: 403,
+        code: "spam_risk_too_many_pending_share".into(),
+        message: String::new(),
+        log_id: None,
+    })
+    .message
+}

@@ -1,5 +1,6 @@
 //! `GET /operator` and `POST /operator/disconnect`: the signed-in operator's view of the
-//! connected account, and the way to cut it off.
+//! connected account (with its approved videos and recent uploads, from [`super::uploads`]),
+//! and the way to cut it off.
 
 use hyper::Request;
 use hyper::StatusCode;
@@ -15,7 +16,7 @@ use crate::store::{Account, Session};
 use crate::tiktok::AccessError;
 use crate::{App, events, now_ms};
 
-fn sign_in_required() -> Page {
+pub(super) fn sign_in_required() -> Page {
     Page::Error {
         status: StatusCode::FORBIDDEN,
         heading: "Sign in required",
@@ -26,7 +27,7 @@ fn sign_in_required() -> Page {
 
 /// The session behind the cookie, if it is live and belongs to the account this service
 /// operates (a change of `expected_open_id` ends older sessions).
-async fn session(app: &App, ctx: &Ctx) -> Result<Option<Session>, Page> {
+pub(super) async fn session(app: &App, ctx: &Ctx) -> Result<Option<Session>, Page> {
     let Some(cookie) = ctx.cookie(SESSION_COOKIE) else {
         return Ok(None);
     };
@@ -52,6 +53,7 @@ pub async fn show(app: &App, ctx: &Ctx) -> Resp {
         Ok(None) => return app.page(ctx, sign_in_required()),
         Err(page) => return app.page(ctx, page),
     };
+    let lists = super::uploads::operator_lists(app, &s.open_id).await;
     let img_origin = avatar_origin(&account.avatar_url);
     let view = OperatorView {
         display_name: account.display_name,
@@ -69,6 +71,10 @@ pub async fn show(app: &App, ctx: &Ctx) -> Resp {
             .collect(),
         connected_on: utc_minute(account.connected_at),
         csrf: s.csrf,
+        assets: lists.assets,
+        uploads: lists.uploads,
+        manifest_note: lists.manifest_note,
+        unreviewed: lists.unreviewed,
     };
     app.page_with_image(ctx, Page::Operator(view), img_origin.as_deref())
 }
@@ -228,7 +234,7 @@ pub async fn disconnect(app: &App, ctx: &Ctx, req: Request<Incoming>) -> Resp {
 /// decides when present: under `Referrer-Policy: no-referrer` browsers send `Origin: null` even
 /// for a same-origin form. (Clients that send neither header still need the CSRF token and the
 /// Strict session cookie.)
-fn same_origin(app: &App, ctx: &Ctx) -> bool {
+pub(super) fn same_origin(app: &App, ctx: &Ctx) -> bool {
     if let Some(site) = ctx.header("sec-fetch-site") {
         return site == "same-origin";
     }
@@ -238,7 +244,7 @@ fn same_origin(app: &App, ctx: &Ctx) -> bool {
     }
 }
 
-fn csrf_refused() -> Page {
+pub(super) fn csrf_refused() -> Page {
     Page::Error {
         status: StatusCode::FORBIDDEN,
         heading: "Request refused",
@@ -247,7 +253,7 @@ fn csrf_refused() -> Page {
     }
 }
 
-fn body_error_page(e: BodyError) -> Page {
+pub(super) fn body_error_page(e: BodyError) -> Page {
     let (status, heading, message) = match e {
         BodyError::TooLarge => return super::request::too_large(),
         BodyError::TooSlow => (
@@ -291,7 +297,7 @@ pub fn avatar_origin(url: &str) -> Option<String> {
     origin.is_tuple().then(|| origin.ascii_serialization())
 }
 
-fn utc_minute(ms: i64) -> String {
+pub(super) fn utc_minute(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
@@ -300,6 +306,15 @@ fn utc_minute(ms: i64) -> String {
         "{y:04}-{m:02}-{d:02} {:02}:{:02}",
         rem / 3600,
         (rem % 3600) / 60
+    )
+}
+
+/// `YYYY-MM-DD HH:MM:SS`, UTC: upload steps are seconds apart.
+pub(super) fn utc_second(ms: i64) -> String {
+    format!(
+        "{}:{:02}",
+        utc_minute(ms),
+        ms.div_euclid(1000).rem_euclid(60)
     )
 }
 
@@ -342,5 +357,6 @@ mod tests {
         assert_eq!(utc_minute(0), "1970-01-01 00:00");
         assert_eq!(utc_minute(1_777_723_200_000), "2026-05-02 12:00");
         assert_eq!(utc_minute(951_782_400_000), "2000-02-29 00:00");
+        assert_eq!(utc_second(1_777_723_205_999), "2026-05-02 12:00:05");
     }
 }

@@ -113,6 +113,30 @@ pub const RULES: &[Rule] = &[
             age_column: "at",
         },
     },
+    Rule {
+        table: "uploads",
+        what: "draft uploads handed to this account's TikTok inbox (asset label, file name, status, TikTok's publish_id, timestamps)",
+        about: About::Where("open_id = :open_id"),
+        withheld: &[],
+        // The policy keeps upload workflow records "while the integration is active": once the
+        // account is no longer connected, finished uploads go after the retention period.
+        expired: Some(
+            "state NOT IN ('queued', 'uploading', 'processing') AND updated_at < :retention_cutoff
+                AND open_id NOT IN (SELECT open_id FROM connections)",
+        ),
+        forget: Forget::Delete,
+    },
+    Rule {
+        table: "asset_reviews",
+        what: "the operator's review decisions on videos of the asset manifest",
+        about: About::Nobody(
+            "a review decision is about one of the operator's own video files (label, file name, size, SHA-256, who decided and when), not about a TikTok user",
+        ),
+        withheld: &[],
+        // Operator review state: needed for as long as the asset may be uploaded.
+        expired: None,
+        forget: Forget::Delete,
+    },
 ];
 
 /// The rule for `table`, if there is one.

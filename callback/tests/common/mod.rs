@@ -25,6 +25,9 @@ security_txt_expires = 2027-05-01T00:00:00Z
 /// Maps the simulator's API origin to the `tiktok.api_base` a test wants instead.
 pub type ApiBase = Box<dyn FnOnce(&str) -> String + Send>;
 
+/// A last change to the configuration before the service starts.
+pub type Configure = Box<dyn FnOnce(&mut Config) + Send>;
+
 /// What a test may change before the service starts.
 pub struct Setup {
     pub options: Options,
@@ -36,6 +39,8 @@ pub struct Setup {
     pub public_url: Option<String>,
     /// Given the simulator's API origin, the `tiktok.api_base` to configure instead.
     pub api_base: Option<ApiBase>,
+    /// Last changes to the configuration before the service starts.
+    pub configure: Option<Configure>,
 }
 
 impl Default for Setup {
@@ -54,6 +59,7 @@ impl Default for Setup {
             rate_limit: 1000,
             public_url: None,
             api_base: None,
+            configure: None,
         }
     }
 }
@@ -67,6 +73,10 @@ pub struct Harness {
     pub dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// What [`Harness::restart`] starts the service with again.
+    config: Config,
+    secrets: Secrets,
+    options: Options,
 }
 
 /// The service's answer, read whole.
@@ -132,12 +142,19 @@ impl Harness {
         config.callback.data_dir = dir.path().join("data");
         config.callback.expected_open_id = setup.expected_open_id.clone();
         config.callback.rate_limit = setup.rate_limit;
+        // The asset manifest tests write (absent until they do).
+        config.callback.assets = dir.path().join("assets.toml");
+        if let Some(f) = setup.configure.take() {
+            f(&mut config);
+        }
         let secrets = Secrets {
             client_key: Secret::new(setup.sim.client_key.clone()),
             client_secret: Secret::new(setup.sim.client_secret.clone()),
             token_key: TokenKey::random(),
         };
-        let app = Arc::new(App::with_options(config, secrets, setup.options).unwrap());
+        let app = Arc::new(
+            App::with_options(config.clone(), secrets.clone(), setup.options.clone()).unwrap(),
+        );
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(mdz_callback::run(listener, app.clone(), async {
             let _ = stopped.await;
@@ -155,7 +172,40 @@ impl Harness {
             dir,
             stop: Some(stop),
             server: Some(server),
+            config,
+            secrets,
+            options: setup.options,
         }
+    }
+
+    /// Stops the service (as a shutdown or crash would: running uploads are cut off) and
+    /// starts a new one on the same address, database and key; the simulator keeps running.
+    pub async fn restart(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+        let addr = self.base.trim_start_matches("http://").to_string();
+        let listener = TcpListener::bind(&addr).await.unwrap();
+        self.app = Arc::new(
+            App::with_options(
+                self.config.clone(),
+                self.secrets.clone(),
+                self.options.clone(),
+            )
+            .unwrap(),
+        );
+        let (stop, stopped) = oneshot::channel::<()>();
+        self.server = Some(tokio::spawn(mdz_callback::run(
+            listener,
+            self.app.clone(),
+            async {
+                let _ = stopped.await;
+            },
+        )));
+        self.stop = Some(stop);
     }
 
     /// GET `url` (absolute, or a path on the service) with these cookies.

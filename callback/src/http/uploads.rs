@@ -1,0 +1,481 @@
+//! `POST /operator/uploads` starts a draft upload of an approved asset; `GET
+//! /operator/uploads/{id}` shows how it is going. Also the operator page's lists of approved
+//! assets and recent uploads.
+
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::header::HeaderValue;
+use hyper::{Request, StatusCode};
+use subtle::ConstantTimeEq;
+
+use super::auth::server_error;
+use super::operator::{
+    body_error_page, csrf_refused, same_origin, session, sign_in_required, utc_minute, utc_second,
+};
+use super::request::{Ctx, parse_form, read_form};
+use super::{Resp, redirect};
+use crate::assets::{Manifest, ManifestError, digest_async, human_size};
+use crate::handoff::{self, Ready, plain_state};
+use crate::pages::{AssetItem, Page, UploadItem, UploadView};
+use crate::store::{Created, Decision, NewUpload, UploadRow, UploadState};
+use crate::tiktok::chunks::MAX_VIDEO;
+use crate::tiktok::content_type_for;
+use crate::{App, events, now_ms};
+
+/// Seconds between automatic refreshes of a running upload's page.
+pub const REFRESH_SECS: u64 = 3;
+/// Recent uploads listed on the operator page.
+const RECENT: u32 = 10;
+
+pub const CREATE_PATH: &str = "/operator/uploads";
+const STATUS_PREFIX: &str = "/operator/uploads/";
+
+/// The id in `/operator/uploads/{id}`: digits only, no leading zero, no sign.
+pub fn status_id(path: &str) -> Option<i64> {
+    let digits = path.strip_prefix(STATUS_PREFIX)?;
+    let plain = !digits.is_empty()
+        && digits.len() <= 18
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0');
+    plain.then(|| digits.parse().ok()).flatten()
+}
+
+fn manifest_path(app: &App) -> std::path::PathBuf {
+    app.config.resolve(&app.config.callback.assets)
+}
+
+async fn load_manifest(app: &App) -> Result<Manifest, ManifestError> {
+    let path = manifest_path(app);
+    match tokio::fs::read_to_string(&path).await {
+        Ok(text) => Manifest::parse(&path, &text),
+        Err(source) => Err(ManifestError::Io { path, source }),
+    }
+}
+
+pub struct OperatorLists {
+    pub assets: Vec<AssetItem>,
+    pub uploads: Vec<UploadItem>,
+    pub manifest_note: String,
+    pub unreviewed: usize,
+}
+
+/// The approved assets and recent uploads for the operator page. A missing or broken manifest
+/// becomes a note on the page, never an error page: the account part must still show.
+pub async fn operator_lists(app: &App, open_id: &str) -> OperatorLists {
+    let mut out = OperatorLists {
+        assets: Vec::new(),
+        uploads: Vec::new(),
+        manifest_note: String::new(),
+        unreviewed: 0,
+    };
+    let manifest = match load_manifest(app).await {
+        Ok(m) => Some(m),
+        Err(e) if e.is_missing() => {
+            out.manifest_note = format!(
+                "There is no asset manifest at {} yet. List candidate videos there ([[asset]] with label and file), then review them with mdz-callback assets list.",
+                manifest_path(app).display()
+            );
+            None
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "asset manifest unreadable");
+            out.manifest_note = format!(
+                "The asset manifest cannot be read: {e}. Fix it; mdz-callback assets list shows the same message."
+            );
+            None
+        }
+    };
+    let reviews = app.store.reviews().await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "reviews unreadable");
+        Default::default()
+    });
+    if let Some(m) = &manifest {
+        for a in &m.assets {
+            let Some(r) = reviews.get(&a.label) else {
+                out.unreviewed += 1;
+                continue;
+            };
+            if r.decision != Decision::Approved {
+                continue;
+            }
+            // Size only here (the page must stay fast); the full SHA-256 check happens when
+            // the operator presses the button.
+            let problem = match tokio::fs::metadata(&a.file).await {
+                Err(_) => "The file is missing; put it back or fix the manifest.".to_string(),
+                Ok(meta) if Some(meta.len()) != r.size => {
+                    "The file has changed since it was approved; review it and approve it again."
+                        .to_string()
+                }
+                Ok(_) => String::new(),
+            };
+            out.assets.push(AssetItem {
+                label: a.label.clone(),
+                title: a.title.clone(),
+                size: human_size(r.size.unwrap_or(0)),
+                approved_by: r.decided_by.clone(),
+                approved_on: utc_minute(r.decided_at),
+                problem,
+            });
+        }
+    }
+    let rows = app
+        .store
+        .recent_uploads(open_id, RECENT)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "uploads unreadable");
+            Vec::new()
+        });
+    out.uploads = rows
+        .iter()
+        .map(|u| UploadItem {
+            id: u.id,
+            title: title_of(manifest.as_ref(), &u.asset_label),
+            state_label: plain_state(u.state),
+            when: utc_minute(u.updated_at),
+        })
+        .collect();
+    out
+}
+
+fn title_of(m: Option<&Manifest>, label: &str) -> String {
+    m.and_then(|m| m.get(label))
+        .map(|a| a.title.clone())
+        .unwrap_or_else(|| label.to_string())
+}
+
+fn refused(
+    status: StatusCode,
+    heading: &'static str,
+    reason: String,
+    remedy: &str,
+    command: String,
+) -> Page {
+    Page::UploadRefused {
+        status,
+        heading,
+        reason,
+        remedy: remedy.to_string(),
+        command,
+    }
+}
+
+/// Everything that must hold before an upload is even recorded: the asset is in the manifest,
+/// approved, its file is a container TikTok takes, within 4 GB, and byte for byte the file that
+/// was approved (size and SHA-256, read now).
+async fn check(app: &App, label: &str, open_id: &str) -> Result<(String, Ready), Page> {
+    let approve = format!("mdz-callback assets approve {label} --by NAME");
+    let manifest = load_manifest(app).await.map_err(|e| {
+        refused(
+            StatusCode::CONFLICT,
+            "Asset manifest unavailable",
+            format!("The asset manifest cannot be read: {e}"),
+            "Fix the manifest, then send the video again.",
+            "mdz-callback assets list".into(),
+        )
+    })?;
+    let Some(asset) = manifest.get(label) else {
+        return Err(refused(
+            StatusCode::NOT_FOUND,
+            "Unknown video",
+            "There is no video with this label in the asset manifest.".into(),
+            "Only videos listed in the asset manifest and approved can be sent. See the list:",
+            "mdz-callback assets list".into(),
+        ));
+    };
+    let review = app.store.review(label).await.map_err(|e| {
+        tracing::error!(error = %e, "review lookup failed");
+        server_error()
+    })?;
+    let review = match review {
+        Some(r) if r.decision == Decision::Approved => r,
+        Some(r) => {
+            return Err(refused(
+                StatusCode::FORBIDDEN,
+                "Video not approved",
+                format!(
+                    "{} was rejected by {} on {} UTC, so it cannot be sent.",
+                    asset.title,
+                    r.decided_by,
+                    utc_minute(r.decided_at)
+                ),
+                "If it should go to TikTok after all, review it and approve it:",
+                approve,
+            ));
+        }
+        None => {
+            return Err(refused(
+                StatusCode::FORBIDDEN,
+                "Video not approved",
+                format!(
+                    "{} has not been reviewed, so it cannot be sent.",
+                    asset.title
+                ),
+                "Review the video, then approve it:",
+                approve,
+            ));
+        }
+    };
+    let Some(content_type) = content_type_for(&asset.file) else {
+        return Err(refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Video format not accepted",
+            format!(
+                "{} is not an MP4, MOV or WebM file, the containers TikTok accepts.",
+                asset.file_name()
+            ),
+            "Export the video as MP4, list that file in the manifest and approve it.",
+            String::new(),
+        ));
+    };
+    let unreadable = |e: std::io::Error| {
+        refused(
+            StatusCode::CONFLICT,
+            "Video file unavailable",
+            format!(
+                "The file of {label} ({}) cannot be read: {e}.",
+                asset.file_name()
+            ),
+            "Put the file back where the manifest says, or fix the manifest.",
+            String::new(),
+        )
+    };
+    let changed = |what: String| {
+        refused(
+            StatusCode::CONFLICT,
+            "Video changed since approval",
+            format!(
+                "The file of {label} ({}) is not the one that was approved: {what}.",
+                asset.file_name()
+            ),
+            "Review the file again; if it is right, approve it again, then send it.",
+            approve.clone(),
+        )
+    };
+    // The cheap checks first, so an oversized or obviously changed file is refused without
+    // reading it.
+    let size = tokio::fs::metadata(&asset.file)
+        .await
+        .map_err(unreadable)?
+        .len();
+    if size == 0 || size > MAX_VIDEO {
+        return Err(refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Video size not accepted",
+            format!(
+                "{} is {}; TikTok accepts files from 1 byte to 4 GB.",
+                asset.file_name(),
+                human_size(size)
+            ),
+            "Export a smaller file, approve it, then send it.",
+            String::new(),
+        ));
+    }
+    if Some(size) != review.size {
+        return Err(changed(format!(
+            "its size is now {size} bytes, not the {} bytes approved",
+            review.size.unwrap_or(0)
+        )));
+    }
+    let facts = digest_async(asset.file.clone()).await.map_err(unreadable)?;
+    if Some(facts.size) != review.size || Some(&facts.sha256) != review.sha256.as_ref() {
+        return Err(changed(
+            "its content differs (the SHA-256 no longer matches)".to_string(),
+        ));
+    }
+    Ok((
+        asset.file_name(),
+        Ready {
+            path: asset.file.clone(),
+            size: facts.size,
+            sha256: facts.sha256,
+            content_type,
+            open_id: open_id.to_string(),
+        },
+    ))
+}
+
+pub async fn create(app: &Arc<App>, ctx: &Ctx, req: Request<Incoming>) -> Resp {
+    if !same_origin(app, ctx) {
+        app.event(ctx, events::CSRF_REJECTED, 403, "cross-origin POST")
+            .await;
+        return app.page(ctx, csrf_refused());
+    }
+    let s = match session(app, ctx).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return app.page(ctx, sign_in_required()),
+        Err(page) => return app.page(ctx, page),
+    };
+    let form = match read_form(req, app.options.body_read_timeout).await {
+        Ok(f) => f,
+        Err(e) => return app.page(ctx, body_error_page(e)),
+    };
+    let sent = form.get("csrf").map(String::as_str).unwrap_or("");
+    if sent.is_empty() || !bool::from(sent.as_bytes().ct_eq(s.csrf.as_bytes())) {
+        app.event(
+            ctx,
+            events::CSRF_REJECTED,
+            403,
+            "missing or wrong csrf token",
+        )
+        .await;
+        return app.page(ctx, csrf_refused());
+    }
+    let label = form.get("asset").map(String::as_str).unwrap_or("");
+    if !crate::assets::valid_label(label) {
+        return app.page(
+            ctx,
+            refused(
+                StatusCode::BAD_REQUEST,
+                "Unknown video",
+                "The form did not name a video from the asset manifest.".into(),
+                "Choose a video on the operator page.",
+                String::new(),
+            ),
+        );
+    }
+    let (file_name, ready) = match check(app, label, &s.open_id).await {
+        Ok(r) => r,
+        Err(page) => {
+            tracing::info!(
+                asset = label,
+                status = page.status().as_u16(),
+                "upload refused"
+            );
+            return app.page(ctx, page);
+        }
+    };
+    let new = NewUpload {
+        asset_label: label.to_string(),
+        file_name,
+        size: ready.size,
+        sha256: ready.sha256.clone(),
+        open_id: s.open_id.clone(),
+    };
+    // Recorded before any call to TikTok, so nothing that follows can go unrecorded.
+    let created = match app.store.create_upload(new, now_ms()).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "could not record an upload");
+            return app.page(ctx, server_error());
+        }
+    };
+    match created {
+        Created::New(id) => {
+            tracing::info!(upload = id, asset = label, "draft upload requested");
+            handoff::start(app, id, ready);
+        }
+        Created::AlreadyRunning(id) => {
+            tracing::info!(
+                upload = id,
+                asset = label,
+                "upload already running; not starting another"
+            );
+        }
+    }
+    redirect(
+        StatusCode::SEE_OTHER,
+        &format!("{STATUS_PREFIX}{}", created.id()),
+    )
+}
+
+pub async fn show(app: &App, ctx: &Ctx) -> Resp {
+    let s = match session(app, ctx).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return app.page(ctx, sign_in_required()),
+        Err(page) => return app.page(ctx, page),
+    };
+    let Some(id) = status_id(&ctx.path) else {
+        return app.page(ctx, Page::NotFound);
+    };
+    let row = match app.store.upload(id).await {
+        Ok(Some(r)) if r.open_id == s.open_id => r,
+        // Another account's upload is as good as absent.
+        Ok(_) => return app.page(ctx, Page::NotFound),
+        Err(e) => {
+            tracing::error!(error = %e, "upload lookup failed");
+            return app.page(ctx, server_error());
+        }
+    };
+    let refreshing = parse_form(&ctx.query)
+        .ok()
+        .and_then(|q| q.get("refresh").cloned())
+        .as_deref()
+        != Some("off");
+    let manifest = load_manifest(app).await.ok();
+    let view = upload_view(
+        &row,
+        title_of(manifest.as_ref(), &row.asset_label),
+        s.csrf,
+        refreshing,
+    );
+    let auto = view.running && view.refreshing;
+    let mut resp = app.page(ctx, Page::Upload(Box::new(view)));
+    if auto {
+        // The `Refresh` header, not `<meta http-equiv=refresh>`: browsers treat them alike,
+        // and the page itself keeps no timed change (WCAG 2.2.1; the page offers a way to
+        // stop it).
+        resp.headers_mut()
+            .insert("refresh", HeaderValue::from(REFRESH_SECS));
+    }
+    resp
+}
+
+fn upload_view(u: &UploadRow, title: String, csrf: String, refreshing: bool) -> UploadView {
+    let size = u.size.max(1);
+    let sent = u.bytes_sent.min(u.size);
+    UploadView {
+        id: u.id,
+        title,
+        label: u.asset_label.clone(),
+        file_name: u.file_name.clone(),
+        size: u.size,
+        size_text: human_size(u.size),
+        state: u.state.as_str(),
+        state_label: plain_state(u.state),
+        running: u.state.is_active(),
+        bytes_sent: sent,
+        percent: (u128::from(sent) * 100 / u128::from(size)) as u32,
+        sent_text: format!("{} of {}", human_size(sent), human_size(u.size)),
+        publish_id: u.publish_id.clone().unwrap_or_default(),
+        tiktok_status: u.tiktok_status.clone().unwrap_or_default(),
+        created: utc_second(u.created_at),
+        updated: utc_second(u.updated_at),
+        finished: u.finished_at.map(utc_second).unwrap_or_default(),
+        error_code: u.error_code.clone().unwrap_or_default(),
+        error_message: u.error_message.clone().unwrap_or_default(),
+        log_id: u.log_id.clone().unwrap_or_default(),
+        csrf,
+        can_retry: matches!(
+            u.state,
+            UploadState::Failed | UploadState::Interrupted | UploadState::Unknown
+        ),
+        refreshing,
+        refresh_secs: REFRESH_SECS,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_ids_name_an_upload() {
+        assert_eq!(status_id("/operator/uploads/1"), Some(1));
+        assert_eq!(status_id("/operator/uploads/1234567"), Some(1_234_567));
+        for bad in [
+            "/operator/uploads/",
+            "/operator/uploads/0",
+            "/operator/uploads/01",
+            "/operator/uploads/-1",
+            "/operator/uploads/+1",
+            "/operator/uploads/1/",
+            "/operator/uploads/1x",
+            "/operator/uploads/9999999999999999999",
+            "/operator/uploadsX/1",
+        ] {
+            assert_eq!(status_id(bad), None, "{bad}");
+        }
+    }
+}
