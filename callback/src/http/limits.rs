@@ -10,16 +10,31 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 pub struct Limiter {
     inner: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
+    /// Refusals recorded as security events, per client.
+    notes: DefaultKeyedRateLimiter<IpAddr>,
 }
+
+/// Refusals (429, 414) of one client recorded per minute; a flood past them is counted in the
+/// log but not written to the database row by row, which would turn every refused request
+/// into a synchronous disk write.
+pub const RECORDED_REFUSALS_PER_MINUTE: u32 = 10;
 
 impl Limiter {
     /// `per_minute` requests a minute, replenished evenly, with a full minute's worth as burst.
     pub fn per_minute(per_minute: u32) -> Self {
         let n = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
+        let notes = NonZeroU32::new(RECORDED_REFUSALS_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
         Self {
             inner: RateLimiter::keyed(Quota::per_minute(n)),
             clock: DefaultClock::default(),
+            notes: RateLimiter::keyed(Quota::per_minute(notes)),
         }
+    }
+
+    /// Whether this refusal of `client` should become a security event (see
+    /// [`RECORDED_REFUSALS_PER_MINUTE`]).
+    pub fn note_refusal(&self, client: IpAddr) -> bool {
+        self.notes.check_key(&key(client)).is_ok()
     }
 
     /// `Ok` to go ahead, or how long the client must wait.
@@ -33,6 +48,8 @@ impl Limiter {
     pub fn tidy(&self) {
         self.inner.retain_recent();
         self.inner.shrink_to_fit();
+        self.notes.retain_recent();
+        self.notes.shrink_to_fit();
     }
 }
 
@@ -73,6 +90,10 @@ mod tests {
         let v6b: IpAddr = "2001:db8::ffff:2".parse().unwrap();
         assert!(l.check(v6a).is_ok() && l.check(v6b).is_ok());
         assert!(l.check(v6a).is_err());
+        let c: IpAddr = "192.0.2.9".parse().unwrap();
+        let noted = (0..100).filter(|_| l.note_refusal(c)).count();
+        assert_eq!(noted, RECORDED_REFUSALS_PER_MINUTE as usize);
+        assert!(l.note_refusal("192.0.2.10".parse().unwrap()));
         assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
         assert_eq!(retry_after_secs(Duration::from_millis(29_100)), 30);
         assert_eq!(retry_after_secs(Duration::from_secs(30)), 30);

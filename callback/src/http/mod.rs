@@ -7,7 +7,6 @@ mod headers;
 mod limits;
 mod operator;
 mod request;
-mod uploads;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -136,15 +135,17 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> 
     resp
 }
 
-async fn route(app: &Arc<App>, ctx: &Ctx, req: Request<Incoming>) -> Resp {
+async fn route(app: &App, ctx: &Ctx, req: Request<Incoming>) -> Resp {
     if ctx.query.len() > MAX_QUERY {
-        app.event(
-            ctx,
-            crate::events::BAD_REQUEST,
-            414,
-            "query string too long",
-        )
-        .await;
+        if app.limiter.note_refusal(ctx.client) {
+            app.event(
+                ctx,
+                crate::events::BAD_REQUEST,
+                414,
+                "query string too long",
+            )
+            .await;
+        }
         return app.page(
             ctx,
             Page::Error {
@@ -159,13 +160,17 @@ async fn route(app: &Arc<App>, ctx: &Ctx, req: Request<Incoming>) -> Resp {
     if limited {
         if let Err(wait) = app.limiter.check(ctx.client) {
             let secs = limits::retry_after_secs(wait);
-            app.event(
-                ctx,
-                crate::events::RATE_LIMITED,
-                429,
-                &format!("retry after {secs} s"),
-            )
-            .await;
+            if app.limiter.note_refusal(ctx.client) {
+                app.event(
+                    ctx,
+                    crate::events::RATE_LIMITED,
+                    429,
+                    &format!("retry after {secs} s"),
+                )
+                .await;
+            } else {
+                tracing::info!(client = %ctx.client, "rate limited (not recorded: flood)");
+            }
             let mut resp = app.page(ctx, Page::RateLimited { retry_after: secs });
             resp.headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from(secs));
@@ -177,8 +182,7 @@ async fn route(app: &Arc<App>, ctx: &Ctx, req: Request<Incoming>) -> Resp {
     }
     let allowed: &[Method] = match ctx.path.as_str() {
         "/auth/tiktok/start" | "/auth/tiktok/callback" | "/operator" | "/healthz" => &[Method::GET],
-        "/operator/disconnect" | uploads::CREATE_PATH => &[Method::POST],
-        p if uploads::status_id(p).is_some() => &[Method::GET],
+        "/operator/disconnect" => &[Method::POST],
         _ => return app.page(ctx, Page::NotFound),
     };
     if !allowed.contains(&ctx.method) {
@@ -207,8 +211,6 @@ async fn route(app: &Arc<App>, ctx: &Ctx, req: Request<Incoming>) -> Resp {
         "/auth/tiktok/callback" => auth::callback(app, ctx).await,
         "/operator" => operator::show(app, ctx).await,
         "/operator/disconnect" => operator::disconnect(app, ctx, req).await,
-        uploads::CREATE_PATH => uploads::create(app, ctx, req).await,
-        p if uploads::status_id(p).is_some() => uploads::show(app, ctx).await,
         _ => app.page(ctx, Page::NotFound),
     }
 }
