@@ -130,3 +130,24 @@ fn copy_into(db: &Path, into: &Path) -> Result<i64, BackupError> {
     dst.close().map_err(|(_, e)| BackupError::Sqlite(e))?;
     Ok(version)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Cipher, Store};
+    use crate::secrets::TokenKey;
+
+    /// What makes "an answered write survives a crash" true: the one writer commits through
+    /// the WAL and syncs it at every commit (`synchronous = FULL`, 2), not only at checkpoints.
+    #[test]
+    fn the_writer_syncs_every_commit_through_the_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Cipher::new(&TokenKey::random())).unwrap();
+        let c = store.conn.lock().unwrap();
+        let sync: i64 = c.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+        assert_eq!(sync, 2, "synchronous must be FULL");
+        let mode: String = c
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+}
