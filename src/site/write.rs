@@ -100,13 +100,26 @@ impl Output {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "public".into());
         let spare = spare_path(&parent, &name);
-        let staging = tempfile::Builder::new()
-            .prefix(&format!(".{name}.staging-"))
-            .tempdir_in(&parent)
-            .map_err(|e| io("cannot create a staging folder", &parent, e))?;
-        // Claim the kept tree by renaming it onto the (empty) staging folder: rename is atomic,
-        // so of two builds at once only one gets it and the other starts from nothing.
-        let reused = fs::rename(&spare, staging.path()).is_ok();
+        // Claim the kept tree by renaming it to a name of this build's own: rename is atomic,
+        // so of two builds at once only one gets it, and the other starts from an empty
+        // folder. (A rename, not a new folder to rename onto: right after many files were
+        // deleted, ext4 can take seconds to allocate a single inode.)
+        let claimed = parent.join(format!(
+            ".{name}.staging-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ));
+        let (staging, reused) = if fs::rename(&spare, &claimed).is_ok() {
+            (Staging(Some(claimed)), true)
+        } else {
+            let dir = tempfile::Builder::new()
+                .prefix(&format!(".{name}.staging-"))
+                .tempdir_in(&parent)
+                .map_err(|e| io("cannot create a staging folder", &parent, e))?;
+            (Staging(Some(dir.keep())), false)
+        };
         if reused {
             self.prune(staging.path())
                 .map_err(|e| io("cannot clean the staging folder", staging.path(), e))?;
@@ -165,6 +178,28 @@ impl Output {
             }
         }
         Ok(())
+    }
+}
+
+/// The staging folder, deleted unless [`Staging::keep`] is called (a failed build leaves
+/// nothing beside the output).
+struct Staging(Option<PathBuf>);
+
+impl Staging {
+    fn path(&self) -> &Path {
+        self.0.as_deref().unwrap_or(Path::new(""))
+    }
+
+    fn keep(mut self) -> PathBuf {
+        self.0.take().unwrap_or_default()
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.take() {
+            let _ = fs::remove_dir_all(dir);
+        }
     }
 }
 
