@@ -109,12 +109,14 @@ impl Manifest {
             help: "each [[asset]] has label and file, and may have title",
         })?;
         let dir = path.parent().unwrap_or(Path::new("."));
-        let at_label = |label: &str| {
-            // Point at the entry's label line; the raw TOML has no spans once deserialised.
+        // Point at the entry's label; the raw TOML has no spans once deserialised, so this is
+        // the `nth` quoted occurrence of the label (1 for the second of two duplicates).
+        let at_nth = |label: &str, nth: usize| {
             let needle = format!("\"{label}\"");
-            let offset = text.find(&needle).unwrap_or(0);
+            let offset = text.match_indices(&needle).nth(nth).map_or(0, |(i, _)| i);
             Location::at_offset(path, text, offset)
         };
+        let at_label = |label: &str| at_nth(label, 0);
         let mut seen = HashSet::new();
         let mut assets = Vec::with_capacity(raw.asset.len());
         for a in raw.asset {
@@ -127,7 +129,7 @@ impl Manifest {
             }
             if !seen.insert(a.label.clone()) {
                 return Err(ManifestError::Invalid {
-                    location: at_label(&a.label),
+                    location: at_nth(&a.label, 1),
                     message: format!("label `{}` appears twice", a.label),
                     help: "give every asset its own label",
                 });
@@ -265,7 +267,7 @@ mod tests {
             "[[asset]]\nlabel = \"a\"\nfile = \"a.mp4\"\n[[asset]]\nlabel = \"a\"\nfile = \"b.mp4\"\n",
         );
         assert!(
-            dup.contains("appears twice") && dup.contains("assets.toml:2"),
+            dup.contains("appears twice") && dup.contains("assets.toml:5"),
             "{dup}"
         );
         let bad = e("[[asset]]\nlabel = \"a b\"\nfile = \"a.mp4\"\n");
