@@ -121,7 +121,7 @@ pub async fn serve(
 /// One request: limits, routing, then the headers every response carries.
 pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Resp {
     let started = Instant::now();
-    let ctx = Ctx::new(&req, peer);
+    let ctx = Ctx::new(&req, peer, app.config.callback.real_ip_header.as_deref());
     let mut resp = route(&app, &ctx, req).await;
     headers::secure(&mut resp, &app.default_csp, app.https);
     // Path only: the query string carries authorization codes.

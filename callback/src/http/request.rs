@@ -25,13 +25,14 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(req: &Request<Incoming>, peer: SocketAddr) -> Self {
+    /// `real_ip_header` is `callback.real_ip_header` (see [`client_addr`]).
+    pub fn new(req: &Request<Incoming>, peer: SocketAddr, real_ip_header: Option<&str>) -> Self {
         Self {
             method: req.method().clone(),
             path: req.uri().path().to_string(),
             query: req.uri().query().unwrap_or("").to_string(),
             headers: req.headers().clone(),
-            client: client_addr(req, peer),
+            client: client_addr(req.headers(), peer, real_ip_header),
         }
     }
 
@@ -71,10 +72,32 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// The address rate limits and the security log attribute a request to. Today the socket peer;
-/// when a reverse proxy is put in front, this is the one place that learns to trust its header.
-pub fn client_addr(_req: &Request<Incoming>, peer: SocketAddr) -> IpAddr {
-    peer.ip().to_canonical()
+/// The address rate limits and the security log attribute a request to: the socket peer, or,
+/// when `real_ip_header` (`callback.real_ip_header`) names a header and the peer is a loopback
+/// address (the reverse proxy on the same machine), the one IP address in that header.
+///
+/// The header is never taken from any other peer, or when the setting is unset: anyone can
+/// send it, and trusting it would let a client choose the address its rate limit and security
+/// events are filed under. A header that is missing, repeated, or not exactly one IP address
+/// (a list, a port, a name) is ignored too, and the request is filed under the proxy's address:
+/// a proxy that overwrites the header, as `deploy/proxy.conf` does, never sends such a value.
+pub fn client_addr(headers: &HeaderMap, peer: SocketAddr, real_ip_header: Option<&str>) -> IpAddr {
+    let peer_ip = peer.ip().to_canonical();
+    let Some(name) = real_ip_header.filter(|n| !n.is_empty()) else {
+        return peer_ip;
+    };
+    if !peer_ip.is_loopback() {
+        return peer_ip;
+    }
+    let mut values = headers.get_all(name).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return peer_ip;
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse::<IpAddr>().ok())
+        .map_or(peer_ip, |ip| ip.to_canonical())
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -196,6 +219,97 @@ pub fn form_body(body: &[u8]) -> Result<HashMap<String, String>, BodyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                hyper::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        h
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    const PROXY: &str = "127.0.0.1:40000";
+
+    #[test]
+    fn the_real_ip_header_is_trusted_only_from_a_loopback_proxy_when_configured() {
+        let peer = |s: &str| s.parse::<SocketAddr>().unwrap();
+        let from_proxy = headers(&[("x-real-ip", "203.0.113.9")]);
+        let set = Some("X-Real-IP");
+        assert_eq!(
+            client_addr(&from_proxy, peer(PROXY), set),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_addr(&from_proxy, peer("[::1]:40000"), set),
+            ip("203.0.113.9")
+        );
+        // IPv4 mapped into IPv6, from the proxy or in the header, is the IPv4 address.
+        assert_eq!(
+            client_addr(&from_proxy, peer("[::ffff:127.0.0.1]:1"), set),
+            ip("203.0.113.9")
+        );
+        let mapped = headers(&[("x-real-ip", "::ffff:198.51.100.7")]);
+        assert_eq!(client_addr(&mapped, peer(PROXY), set), ip("198.51.100.7"));
+        let v6 = headers(&[("x-real-ip", "2001:db8::1")]);
+        assert_eq!(client_addr(&v6, peer(PROXY), set), ip("2001:db8::1"));
+
+        // Spoofed by a client that reaches the service directly: ignored.
+        for direct in ["198.51.100.20:5000", "[2001:db8::20]:5000", "10.0.0.1:1"] {
+            assert_eq!(
+                client_addr(&from_proxy, peer(direct), set),
+                peer(direct).ip(),
+                "{direct}"
+            );
+        }
+        // No setting (or an empty one): the header means nothing, even from loopback.
+        assert_eq!(client_addr(&from_proxy, peer(PROXY), None), ip("127.0.0.1"));
+        assert_eq!(
+            client_addr(&from_proxy, peer(PROXY), Some("")),
+            ip("127.0.0.1")
+        );
+        // Another header than the configured one is not looked at.
+        let other = headers(&[("x-forwarded-for", "203.0.113.9")]);
+        assert_eq!(client_addr(&other, peer(PROXY), set), ip("127.0.0.1"));
+    }
+
+    #[test]
+    fn a_real_ip_header_that_is_not_one_address_is_ignored() {
+        let peer: SocketAddr = PROXY.parse().unwrap();
+        let set = Some("X-Real-IP");
+        for bad in [
+            "",
+            "garbage",
+            "203.0.113.9, 198.51.100.1",
+            "203.0.113.9:443",
+            "[2001:db8::1]",
+            "203.0.113.256",
+            "localhost",
+            "203.0.113.9 extra",
+        ] {
+            let h = headers(&[("x-real-ip", bad)]);
+            assert_eq!(client_addr(&h, peer, set), ip("127.0.0.1"), "{bad:?}");
+        }
+        // Not UTF-8 text.
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-real-ip",
+            hyper::header::HeaderValue::from_bytes(b"203.0.113.\xff").unwrap(),
+        );
+        assert_eq!(client_addr(&h, peer, set), ip("127.0.0.1"));
+        // Two values: which one the proxy set is unknowable.
+        let twice = headers(&[("x-real-ip", "203.0.113.9"), ("x-real-ip", "198.51.100.1")]);
+        assert_eq!(client_addr(&twice, peer, set), ip("127.0.0.1"));
+        // Surrounding blanks are not a reason to refuse.
+        let padded = headers(&[("x-real-ip", " 203.0.113.9 ")]);
+        assert_eq!(client_addr(&padded, peer, set), ip("203.0.113.9"));
+    }
 
     #[test]
     fn decodes_once_and_strictly() {
