@@ -24,8 +24,12 @@ pub enum RecordsError {
     Config(#[from] mdz::ConfigError),
     #[error(transparent)]
     Secrets(#[from] crate::secrets::SecretError),
-    #[error("callback.data_dir: {0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(
+        "the stored tokens could not be decrypted: is MDZ_TOKEN_KEY the one serve uses? Nothing was deleted; run forget again with the right key, so the access can be revoked at TikTok too"
+    )]
+    WrongKey,
     #[error("there is no database at {0} (is callback.data_dir right?)")]
     NoDatabase(std::path::PathBuf),
     #[error(transparent)]
@@ -80,7 +84,10 @@ pub async fn forget_command(
     let secrets = Secrets::from_env()?;
     let store = open_store(&config, Some(&secrets.token_key))?;
     let client = tiktok::Client::new(&config, &secrets, tiktok::Timeouts::default())?;
-    Ok(forget(&store, &client, open_id, retention(&config), now_ms()).await?)
+    match forget(&store, &client, open_id, retention(&config), now_ms()).await {
+        Err(StoreError::Open(_)) => Err(RecordsError::WrongKey),
+        other => Ok(other?),
+    }
 }
 
 /// `mdz-callback backup PATH`.
@@ -114,8 +121,8 @@ pub fn export_json(open_id: &str, tables: &[TableExport], now: i64, retention_da
         "export": {
             "open_id": open_id,
             "created_at": utc(now),
-            "times": "columns ending in _at are milliseconds since 1970-01-01 UTC; each has a readable *_at_utc twin",
-            "tokens": crate::store::rules::TOKENS_WITHHELD,
+            "times": "times (columns named at or ending in _at) are milliseconds since 1970-01-01 UTC; each has a readable twin ending in _utc",
+            "tokens": "access and refresh tokens are stored encrypted and never disclosed, not even here",
             "security_log": format!(
                 "entries that name this account are listed under security_events; other entries record a client address and no account, cannot be linked to a TikTok user, and are deleted after {retention_days} days"
             ),
@@ -132,7 +139,7 @@ fn row_json(row: &[(String, Cell)]) -> Value {
             Cell::Withheld(why) => json!(why),
             Cell::Value(Sql::Null) => Value::Null,
             Cell::Value(Sql::Integer(i)) => {
-                if name.ends_with("_at") {
+                if name == "at" || name.ends_with("_at") {
                     m.insert(format!("{name}_utc"), json!(utc(*i)));
                 }
                 json!(i)

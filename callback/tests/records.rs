@@ -537,6 +537,7 @@ async fn export_holds_every_record_about_the_user_and_no_secret() {
         kinds,
         BTreeSet::from(["signin".into(), "wrong_account".into()])
     );
+    assert!(rows("security_events")[0]["at_utc"].is_string());
     assert!(
         rows("connections")[0]["connected_at_utc"]
             .as_str()
