@@ -862,6 +862,30 @@ async fn the_forget_command_revokes_and_deletes_and_survives_tiktok_being_down()
 }
 
 #[tokio::test]
+async fn forget_with_another_key_than_serve_uses_deletes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let store = open_store(&data);
+    let t = tokens("act.a", "rft.r", mdz_callback::now_ms(), 86_400, 86_400);
+    connect(&store, OPEN_ID, t).await;
+    let env = [
+        ("TIKTOK_CLIENT_KEY", "ck"),
+        ("TIKTOK_CLIENT_SECRET", "cs"),
+        ("MDZ_TOKEN_KEY", KEY_HEX),
+        // Never a real TikTok host, even though the run stops before any call.
+        ("MDZ_TIKTOK_API_BASE", "http://127.0.0.1:9"),
+    ];
+    let out = run(dir.path(), &data, &["forget", "--open-id", OPEN_ID], &env);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("MDZ_TOKEN_KEY") && err.contains("Nothing was deleted"),
+        "{err}"
+    );
+    assert!(store.account(OPEN_ID).await.unwrap().is_some());
+}
+
+#[tokio::test]
 async fn a_backup_taken_under_load_opens_and_holds_every_committed_row() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
