@@ -6,6 +6,8 @@ use std::sync::Arc;
 use mdz::Config;
 
 use crate::pages::{Pages, sample_name, samples};
+use crate::secrets::{NEW_TOKEN_KEY, TOKEN_KEY, token_key};
+use crate::store::{Cipher, DB_FILE, Rotated, Store};
 use crate::{App, Secrets, StartError, run};
 
 /// `mdz-callback serve`: settings from `config_path` (and `MDZ_*`), secrets from the
@@ -39,6 +41,33 @@ pub async fn serve(config_path: &Path) -> Result<(), StartError> {
             addr: local,
             source,
         })
+}
+
+/// `mdz-callback rotate-key`: every stored token and sign-in verifier re-encrypted from
+/// `MDZ_TOKEN_KEY` to `MDZ_NEW_TOKEN_KEY` (or their `_FILE` variants), in one transaction.
+/// Both keys are checked before the database is touched; a value that does not open under the
+/// current key stops it with nothing changed.
+pub async fn rotate_key(config_path: &Path) -> Result<Rotated, Box<dyn std::error::Error>> {
+    let config = Config::load(config_path)?;
+    let env = |name: &str| std::env::var(name).ok();
+    let old = token_key(&env, TOKEN_KEY)?;
+    let new = token_key(&env, NEW_TOKEN_KEY)?;
+    if old.bytes() == new.bytes() {
+        return Err(format!(
+            "{NEW_TOKEN_KEY} is the same key as {TOKEN_KEY}\n  help: create a new one with `openssl rand -hex 32`"
+        )
+        .into());
+    }
+    let dir = config.resolve(&config.callback.data_dir);
+    if !dir.join(DB_FILE).is_file() {
+        return Err(format!(
+            "there is no database at {} (is callback.data_dir right?)",
+            dir.join(DB_FILE).display()
+        )
+        .into());
+    }
+    let store = Store::open(&dir, Cipher::new(&old))?;
+    Ok(store.rotate_key(Cipher::new(&new)).await?)
 }
 
 /// `mdz-callback sample-pages DIR`: every page with sample data, for the page checker.

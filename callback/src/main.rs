@@ -61,6 +61,14 @@ enum Command {
         #[arg(long, default_value = "config.toml")]
         config: PathBuf,
     },
+    /// Re-encrypt every stored token under a new key: the current key from MDZ_TOKEN_KEY (or
+    /// MDZ_TOKEN_KEY_FILE), the new one from MDZ_NEW_TOKEN_KEY (or MDZ_NEW_TOKEN_KEY_FILE).
+    /// All or nothing. Stop the service first: until it restarts with the new key it would keep
+    /// writing under the old one.
+    RotateKey {
+        #[arg(long, default_value = "config.toml")]
+        config: PathBuf,
+    },
     /// Review the videos of the asset manifest (callback.assets): list them, approve or reject.
     Assets {
         #[command(subcommand)]
@@ -141,6 +149,17 @@ fn main() -> ExitCode {
                     r.path.display(),
                     r.bytes,
                     r.schema_version
+                );
+                Ok(())
+            }
+            Command::RotateKey { config } => {
+                let r = mdz_callback::commands::rotate_key(&config).await?;
+                println!(
+                    "re-encrypted {} stored values under the new key ({r}); the old key no longer opens them",
+                    r.total()
+                );
+                println!(
+                    "now install the new key as MDZ_TOKEN_KEY (with the systemd unit: /etc/mdz/credentials/mdz_token_key) and restart mdz-callback"
                 );
                 Ok(())
             }

@@ -8,6 +8,8 @@ use std::path::Path;
 pub const CLIENT_KEY: &str = "TIKTOK_CLIENT_KEY";
 pub const CLIENT_SECRET: &str = "TIKTOK_CLIENT_SECRET";
 pub const TOKEN_KEY: &str = "MDZ_TOKEN_KEY";
+/// The key `mdz-callback rotate-key` re-encrypts the stored secrets under.
+pub const NEW_TOKEN_KEY: &str = "MDZ_NEW_TOKEN_KEY";
 
 /// A secret string. It can be read with [`Secret::expose`], never printed.
 #[derive(Clone, PartialEq, Eq)]
@@ -121,22 +123,27 @@ impl Secrets {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SecretError> {
         let client_key = read(&lookup, CLIENT_KEY, "")?;
         let client_secret = read(&lookup, CLIENT_SECRET, "")?;
-        let key_text = read(
-            &lookup,
-            TOKEN_KEY,
-            "\n  help: create one with `openssl rand -hex 32` and keep it safe: tokens stored under it are unreadable without it",
-        )?;
-        let token_key =
-            TokenKey::parse_hex(key_text.expose()).map_err(|message| SecretError::BadKey {
-                name: TOKEN_KEY,
-                message,
-            })?;
+        let token_key = token_key(&lookup, TOKEN_KEY)?;
         Ok(Self {
             client_key,
             client_secret,
             token_key,
         })
     }
+}
+
+/// One token key, `name` or `name_FILE`, as 64 hexadecimal characters: [`TOKEN_KEY`] or
+/// [`NEW_TOKEN_KEY`].
+pub fn token_key(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<TokenKey, SecretError> {
+    let text = read(
+        lookup,
+        name,
+        "\n  help: create one with `openssl rand -hex 32` and keep it safe: tokens stored under it are unreadable without it",
+    )?;
+    TokenKey::parse_hex(text.expose()).map_err(|message| SecretError::BadKey { name, message })
 }
 
 fn read(

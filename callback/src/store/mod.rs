@@ -8,6 +8,7 @@ mod export;
 mod migrate;
 mod retention;
 mod reviews;
+mod rotate;
 pub mod rules;
 pub mod security_log;
 mod uploads;
@@ -23,6 +24,7 @@ pub use crypto::{Cipher, OpenError};
 pub use export::{Cell, Content, Outcome, TableExport, TableOutcome};
 pub use retention::{Purged, Retention};
 pub use reviews::{Decision, Review};
+pub use rotate::{RotateError, Rotated};
 pub use uploads::{ALL_STATES, Created, Failure, NewUpload, UploadRow, UploadState};
 
 use crate::secrets::Secret;
