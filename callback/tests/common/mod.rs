@@ -2,6 +2,8 @@
 //! reqwest with redirects off and cookies handled by hand, so every hop is visible.
 #![allow(dead_code)] // each test binary uses part of this
 
+pub mod child;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
