@@ -124,7 +124,7 @@ async fn a_tampered_session_or_state_cookie_is_refused() {
     // Raw header shapes a browser would never send: refused, never a 500.
     for raw in [
         format!("{SESSION_COOKIE}={session}\u{0}"),
-        format!("{SESSION_COOKIE}"),
+        SESSION_COOKIE.to_string(),
         format!("{SESSION_COOKIE}=;{SESSION_COOKIE}==;;;"),
         format!("__host-mdz_session={session}"),
         format!("mdz_session={session}"),
