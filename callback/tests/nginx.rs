@@ -1,0 +1,677 @@
+//! The site as operators deploy it: Debian's nginx with `deploy/nginx.conf` (on loopback,
+//! without TLS) in front of the real `mdz-callback serve`, which sits behind it with
+//! `callback.real_ip_header = "X-Real-IP"`. Through nginx only: every page of `public/` with
+//! its security and caching headers and gzip, the 404 page, a full sign-in and a draft upload
+//! against the simulator, and the client's own address (not nginx's, not a forged header) in
+//! the callback's records.
+//!
+//! nginx is required: `scripts/test` installs it (`apt-get install nginx`); without it this
+//! test fails, it never skips.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::child::{Service, free_port, run};
+use common::{OPEN_ID, Reply, SITE, cookie_header, query_param, read};
+use mdz_callback::http::{SESSION_COOKIE, STATE_COOKIE};
+use mdz_callback::secrets::TokenKey;
+use mdz_callback::sim::{Decision, SimOptions, Simulator, StatusScript};
+use mdz_callback::store::{Cipher, Store};
+use sha2::{Digest, Sha256};
+
+const KEY_HEX: &str = "5d2c8e1f3a4b6c7d8e9f0a1b2c3d4e5f5d2c8e1f3a4b6c7d8e9f0a1b2c3d4e5f";
+/// The address the test's browser connects to nginx from.
+const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+/// What the browser claims to be, in the header nginx must overwrite.
+const FORGED: &str = "203.0.113.9";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn nginx_binary() -> PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default();
+    on_path
+        .into_iter()
+        .chain([PathBuf::from("/usr/sbin")])
+        .map(|d| d.join("nginx"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "nginx is not installed, and this test runs the site behind it as deployed: install Debian's nginx (`apt-get install nginx`; scripts/test does it)"
+            )
+        })
+}
+
+/// `text` with every `from` replaced, failing when `from` is not there: a changed
+/// deploy/nginx.conf must be noticed here, not tested half-converted.
+fn swap(text: &str, from: &str, to: &str) -> String {
+    assert!(
+        text.contains(from),
+        "deploy/nginx.conf no longer contains `{from}`; update tests/nginx.rs"
+    );
+    text.replace(from, to)
+}
+
+/// deploy/nginx.conf made runnable on loopback: no port-80 server, no TLS, no IPv6 listener,
+/// the repository's public/ and deploy/ instead of /srv/mdz/public and /etc/nginx/mdz/, and
+/// the callback's test port as the upstream. Everything else is the file as shipped.
+fn site_config(port: u16, callback_port: u16, log_dir: &Path) -> String {
+    let shipped = std::fs::read_to_string(repo().join("deploy/nginx.conf")).unwrap();
+    let blocks: Vec<&str> = shipped.split("\nserver {").collect();
+    assert_eq!(
+        blocks.len(),
+        3,
+        "expected the upstream and two server blocks"
+    );
+    assert!(blocks[1].contains("listen 80;"), "{}", blocks[1]);
+    let text = format!("{}\nserver {{{}", blocks[0], blocks[2]);
+    let text = swap(
+        &text,
+        "listen 443 ssl;",
+        &format!("listen 127.0.0.1:{port};"),
+    );
+    let text: String = text
+        .lines()
+        .filter(|l| {
+            let l = l.trim_start();
+            !(l.starts_with("listen [::]") || l == "http2 on;" || l.starts_with("ssl_certificate"))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let public = repo().join("public");
+    let deploy = repo().join("deploy");
+    let text = swap(&text, "/srv/mdz/public", public.to_str().unwrap());
+    let text = swap(
+        &text,
+        "/etc/nginx/mdz/",
+        &format!("{}/", deploy.to_str().unwrap()),
+    );
+    let text = swap(
+        &text,
+        "/var/log/nginx/access.log",
+        &log_dir.join("access.log").display().to_string(),
+    );
+    let text = swap(
+        &text,
+        "server 127.0.0.1:8787;",
+        &format!("server 127.0.0.1:{callback_port};"),
+    );
+    for gone in [
+        "ssl",
+        "/srv/",
+        "/etc/nginx/mdz",
+        "/var/log",
+        "8787",
+        "[::]",
+        "listen 80",
+    ] {
+        assert!(!text.contains(gone), "`{gone}` left in:\n{text}");
+    }
+    text
+}
+
+/// nginx in the foreground, one process (so killing it stops it all), every file it writes in
+/// `dir`. Killed when dropped.
+struct Nginx {
+    child: Child,
+    error_log: PathBuf,
+}
+
+impl Nginx {
+    fn start(dir: &Path, site: &str) -> Nginx {
+        let site_path = dir.join("mdz.conf");
+        std::fs::write(&site_path, site).unwrap();
+        let d = dir.display();
+        let main = format!(
+            "daemon off;\n\
+             master_process off;\n\
+             pid {d}/nginx.pid;\n\
+             error_log {d}/error.log info;\n\
+             events {{ worker_connections 128; }}\n\
+             http {{\n\
+             include /etc/nginx/mime.types;\n\
+             default_type application/octet-stream;\n\
+             client_body_temp_path {d}/body;\n\
+             proxy_temp_path {d}/proxy;\n\
+             fastcgi_temp_path {d}/fastcgi;\n\
+             uwsgi_temp_path {d}/uwsgi;\n\
+             scgi_temp_path {d}/scgi;\n\
+             include {site};\n\
+             }}\n",
+            site = site_path.display()
+        );
+        let conf = dir.join("nginx.conf");
+        std::fs::write(&conf, main).unwrap();
+        let error_log = dir.join("error.log");
+        let nginx = nginx_binary();
+        let args = |test: bool| {
+            let mut a = vec![
+                "-p".to_string(),
+                format!("{d}/"),
+                "-e".to_string(),
+                error_log.display().to_string(),
+                "-c".to_string(),
+                conf.display().to_string(),
+            ];
+            if test {
+                a.insert(0, "-t".into());
+            }
+            a
+        };
+        let checked = Command::new(&nginx).args(args(true)).output().unwrap();
+        assert!(
+            checked.status.success(),
+            "nginx -t refuses the configuration built from deploy/nginx.conf:\n{}\n{site}",
+            String::from_utf8_lossy(&checked.stderr)
+        );
+        let child = Command::new(&nginx)
+            .args(args(false))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Nginx { child, error_log }
+    }
+
+    fn errors(&self) -> String {
+        std::fs::read_to_string(&self.error_log).unwrap_or_default()
+    }
+
+    fn assert_running(&mut self) {
+        if let Some(status) = self.child.try_wait().unwrap() {
+            panic!("nginx exited ({status}):\n{}", self.errors());
+        }
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A browser on 127.0.0.2 that also forges `X-Real-IP` on every request.
+struct Browser {
+    http: reqwest::Client,
+    origin: String,
+}
+
+impl Browser {
+    fn url(&self, path_or_url: &str) -> String {
+        if path_or_url.starts_with('/') {
+            format!("{}{path_or_url}", self.origin)
+        } else {
+            path_or_url.to_string()
+        }
+    }
+
+    async fn get(&self, path: &str, cookies: &[(&str, &str)]) -> Reply {
+        self.get_with(path, cookies, &[]).await
+    }
+
+    async fn get_with(
+        &self,
+        path: &str,
+        cookies: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = self.http.get(self.url(path));
+        if !cookies.is_empty() {
+            req = req.header("cookie", cookie_header(cookies));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        read(req.send().await.unwrap()).await
+    }
+
+    async fn get_bytes(&self, path: &str, headers: &[(&str, &str)]) -> (Reply, Vec<u8>) {
+        let mut req = self.http.get(self.url(path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await.unwrap().to_vec();
+        (
+            Reply {
+                status,
+                headers,
+                body: String::new(),
+            },
+            body,
+        )
+    }
+
+    async fn post_form(&self, path: &str, cookies: &[(&str, &str)], form: &str) -> Reply {
+        read(
+            self.http
+                .post(self.url(path))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("cookie", cookie_header(cookies))
+                .header("origin", &self.origin)
+                .header("sec-fetch-site", "same-origin")
+                .body(form.to_string())
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+}
+
+/// `name: value` of every `add_header` in deploy/security-headers.conf.
+fn shipped_security_headers() -> Vec<(String, String)> {
+    std::fs::read_to_string(repo().join("deploy/security-headers.conf"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("add_header "))
+        .map(|rest| {
+            let (name, value) = rest.split_once(' ').unwrap();
+            let value = value.trim_end_matches(';').trim_end_matches(" always");
+            (
+                name.to_ascii_lowercase(),
+                value.trim_matches('"').to_string(),
+            )
+        })
+        .collect()
+}
+
+fn one_header<'a>(r: &'a Reply, name: &str, what: &str) -> &'a str {
+    let all: Vec<_> = r.headers.get_all(name).iter().collect();
+    assert_eq!(all.len(), 1, "{what}: {name} sent {} times", all.len());
+    all[0].to_str().unwrap()
+}
+
+fn gunzip(data: &[u8]) -> Vec<u8> {
+    let mut child = Command::new("gzip")
+        .arg("-dc")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(data).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "not gzip");
+    out.stdout
+}
+
+fn video(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_site_and_the_callback_behind_nginx_as_deployed() {
+    let began = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (port, callback_port) = (free_port(), free_port());
+    let origin = format!("http://127.0.0.1:{port}");
+
+    let sim = Simulator::start(SimOptions {
+        redirect_uris: vec![format!("{origin}/auth/tiktok/callback")],
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    sim.set_decision(Some(Decision::Approve));
+    // The service polls the status first after 5 s (production's pace); one poll suffices.
+    sim.set_status_script(None, StatusScript::InboxAfter(0));
+
+    // The operator's folder: settings, an approved video.
+    std::fs::write(
+        d.join("config.toml"),
+        format!("{SITE}[callback]\ndata_dir = \"data\"\nassets = \"assets.toml\"\n"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(d.join("videos")).unwrap();
+    let clip = video(300 * 1024);
+    std::fs::write(d.join("videos/clip.mp4"), &clip).unwrap();
+    std::fs::write(
+        d.join("assets.toml"),
+        "[[asset]]\nlabel = \"clip\"\nfile = \"videos/clip.mp4\"\ntitle = \"Behind nginx\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(d, &["assets", "approve", "clip", "--by", "Tester"], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    let mut nginx = Nginx::start(d, &site_config(port, callback_port, d));
+    let env: Vec<(String, String)> = [
+        ("TIKTOK_CLIENT_KEY", "sim-client-key".to_string()),
+        ("TIKTOK_CLIENT_SECRET", "sim-client-secret".into()),
+        ("MDZ_TOKEN_KEY", KEY_HEX.into()),
+        ("MDZ_TIKTOK_AUTH_URL", sim.auth_url()),
+        ("MDZ_TIKTOK_API_BASE", sim.api_base()),
+        ("MDZ_CALLBACK_LISTEN", format!("127.0.0.1:{callback_port}")),
+        ("MDZ_CALLBACK_PUBLIC_URL", origin.clone()),
+        ("MDZ_CALLBACK_EXPECTED_OPEN_ID", OPEN_ID.into()),
+        ("MDZ_CALLBACK_REAL_IP_HEADER", "X-Real-IP".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    // Started, and healthy through nginx.
+    let service = Service::start(d, &env, &format!("{origin}/healthz")).await;
+    nginx.assert_running();
+
+    let mut forged = reqwest::header::HeaderMap::new();
+    forged.insert("x-real-ip", FORGED.parse().unwrap());
+    forged.insert("x-forwarded-for", FORGED.parse().unwrap());
+    let b = Browser {
+        http: reqwest::Client::builder()
+            .local_address(CLIENT)
+            .default_headers(forged)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap(),
+        origin: origin.clone(),
+    };
+
+    // Every page, byte for byte from public/, with the shipped security headers and caching.
+    let security = shipped_security_headers();
+    assert!(security.len() >= 5, "{security:?}");
+    for name in [
+        "content-security-policy",
+        "strict-transport-security",
+        "referrer-policy",
+        "x-content-type-options",
+        "x-frame-options",
+    ] {
+        assert!(
+            security.iter().any(|(n, _)| n == name),
+            "deploy/security-headers.conf lacks {name}"
+        );
+    }
+    let pages: &[(&str, &str, &str, &str)] = &[
+        ("/", "index.html", "text/html", "public, max-age=300"),
+        (
+            "/privacy/",
+            "privacy/index.html",
+            "text/html",
+            "public, max-age=300",
+        ),
+        (
+            "/terms/",
+            "terms/index.html",
+            "text/html",
+            "public, max-age=300",
+        ),
+        (
+            "/support/",
+            "support/index.html",
+            "text/html",
+            "public, max-age=300",
+        ),
+        (
+            "/glossary/",
+            "glossary/index.html",
+            "text/html",
+            "public, max-age=300",
+        ),
+        ("/sitemap.xml", "sitemap.xml", "xml", "public, max-age=300"),
+        (
+            "/robots.txt",
+            "robots.txt",
+            "text/plain",
+            "public, max-age=300",
+        ),
+        (
+            "/.well-known/security.txt",
+            ".well-known/security.txt",
+            "text/plain",
+            "public, max-age=86400",
+        ),
+    ];
+    for (path, file, content_type, cache) in pages {
+        let (r, body) = b.get_bytes(path, &[]).await;
+        assert_eq!(r.status, 200, "{path}");
+        let want = std::fs::read(repo().join("public").join(file)).unwrap();
+        assert!(body == want, "{path}: not the bytes of public/{file}");
+        assert!(
+            one_header(&r, "content-type", path).contains(content_type),
+            "{path}: {:?}",
+            r.header("content-type")
+        );
+        assert_eq!(one_header(&r, "cache-control", path), *cache, "{path}");
+        for (name, value) in &security {
+            assert_eq!(one_header(&r, name, path), value, "{path}: {name}");
+        }
+        assert!(r.header("server").is_none_or(|s| s == "nginx"), "{path}");
+    }
+
+    // Compressed for a browser that accepts it, with the same headers.
+    let (r, body) = b
+        .get_bytes("/privacy/", &[("accept-encoding", "gzip")])
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    assert!(
+        r.header("vary")
+            .is_some_and(|v| v.contains("Accept-Encoding"))
+    );
+    assert_eq!(
+        gunzip(&body),
+        std::fs::read(repo().join("public/privacy/index.html")).unwrap()
+    );
+    assert_eq!(
+        one_header(&r, "cache-control", "gzip"),
+        "public, max-age=300"
+    );
+    assert!(r.header("content-security-policy").is_some());
+
+    // A folder without its slash arrives at the page.
+    let r = b.get("/privacy", &[]).await;
+    match r.status {
+        200 => assert!(
+            r.body.as_bytes() == std::fs::read(repo().join("public/privacy/index.html")).unwrap(),
+            "/privacy is not the privacy page: {}",
+            r.body
+        ),
+        301 | 308 => assert!(
+            r.location() == "/privacy/" || r.location() == format!("{origin}/privacy/"),
+            "/privacy redirects to {}",
+            r.location()
+        ),
+        s => panic!("/privacy answered {s}"),
+    }
+
+    // Unknown addresses: the site's 404 page, never cached, with the security headers; a
+    // fingerprinted name that does not exist is not cached for a year either.
+    let not_found = std::fs::read_to_string(repo().join("public/404.html")).unwrap();
+    for path in [
+        "/nope/",
+        "/nope",
+        "/privacy/nope.html",
+        "/style.0123456789abcdef.css",
+        "/404.html",
+    ] {
+        let r = b.get(path, &[]).await;
+        assert_eq!(r.status, 404, "{path}");
+        assert_eq!(r.body, not_found, "{path}: not the 404 page");
+        assert_eq!(one_header(&r, "cache-control", path), "no-store", "{path}");
+        for (name, value) in &security {
+            assert_eq!(one_header(&r, name, path), value, "{path}: {name}");
+        }
+    }
+
+    // The callback's own answers pass through once, not doubled by nginx.
+    let r = b.get("/healthz", &[]).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "ok\n"));
+    for name in [
+        "x-frame-options",
+        "cache-control",
+        "content-security-policy",
+    ] {
+        one_header(&r, name, "/healthz");
+    }
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    // Nothing else of the callback is reachable through nginx.
+    let r = b.get("/sample-pages", &[]).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.body, not_found);
+
+    // A full sign-in through nginx.
+    let start = b.get("/auth/tiktok/start", &[]).await;
+    assert_eq!(start.status, 302, "{}", start.body);
+    let authorize = start.location();
+    assert!(authorize.starts_with(&sim.auth_url()), "{authorize}");
+    assert_eq!(
+        query_param(&authorize, "redirect_uri").as_deref(),
+        Some(format!("{origin}/auth/tiktok/callback").as_str())
+    );
+    let state_cookie = start.set_cookie(STATE_COOKIE).expect("state cookie");
+    let back = b.get(&authorize, &[]).await;
+    assert_eq!(back.status, 302, "the simulator refused: {}", back.body);
+    let back = back.location();
+    assert!(
+        back.starts_with(&format!("{origin}/auth/tiktok/callback?")),
+        "{back}"
+    );
+    let signed = b.get(&back, &[(STATE_COOKIE, &state_cookie)]).await;
+    assert_eq!(signed.status, 200, "{}", signed.body);
+    let session = signed
+        .set_cookie(SESSION_COOKIE)
+        .filter(|v| !v.is_empty())
+        .expect("session cookie through nginx");
+    let op = b.get("/operator", &[(SESSION_COOKIE, &session)]).await;
+    assert_eq!(op.status, 200, "{}", op.body);
+    assert!(op.body.contains("Mira Demo"), "{}", op.body);
+    let csrf = op
+        .body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("csrf on the operator page")
+        .to_string();
+
+    // A draft upload through nginx, followed on its status page until it is in the inbox.
+    let r = b
+        .post_form(
+            "/operator/uploads",
+            &[(SESSION_COOKIE, &session)],
+            &format!("asset=clip&csrf={csrf}"),
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let status_page = r.location();
+    assert!(
+        status_page.starts_with("/operator/uploads/"),
+        "{status_page}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let p = b.get(&status_page, &[(SESSION_COOKIE, &session)]).await;
+        assert_eq!(p.status, 200, "{}", p.body);
+        if p.body.contains("The draft is in the TikTok inbox") {
+            assert!(p.header("refresh").is_none());
+            break;
+        }
+        assert!(
+            !p.body.contains("class=\"error\""),
+            "the upload failed: {}",
+            p.body
+        );
+        assert!(
+            Instant::now() < deadline,
+            "not in the inbox after 15 s: {}",
+            p.body
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let ups = sim.uploads();
+    assert_eq!(ups.len(), 1);
+    assert_eq!(
+        ups[0].sha256_hex.as_deref(),
+        Some(hex::encode(Sha256::digest(&clip)).as_str())
+    );
+
+    // A refused request, forged header and all, so the records hold more than the sign-in.
+    let r = b
+        .get_with(
+            "/auth/tiktok/callback?code=c&state=forged",
+            &[],
+            &[("user-agent", "nginx-test")],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+
+    // The records name the browser's address: not nginx's, not the forged one.
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(KEY_HEX, &mut key).unwrap();
+    let store = Store::open(&d.join("data"), Cipher::new(&TokenKey::from_bytes(key))).unwrap();
+    let events = store.recent_events(100).await.unwrap();
+    let by_kind: HashMap<&str, Vec<&str>> = events.iter().fold(HashMap::new(), |mut m, e| {
+        m.entry(e.kind).or_default().push(e.client.as_str());
+        m
+    });
+    for kind in ["signin", "state_rejected"] {
+        assert_eq!(
+            by_kind.get(kind).map(Vec::as_slice),
+            Some(&["127.0.0.2"][..]),
+            "{kind}: {events:?}"
+        );
+    }
+    for e in &events {
+        assert_eq!(e.client, "127.0.0.2", "{e:?}");
+        assert!(!format!("{e:?}").contains(FORGED), "{e:?}");
+    }
+    drop(store);
+    let logs = service.stop();
+    assert!(
+        !logs.contains(FORGED),
+        "the forged address reached the logs"
+    );
+    // nginx logged the same browser (besides the start-up probe of /healthz), and never the
+    // query strings with the authorization code and state.
+    let access = std::fs::read_to_string(d.join("access.log")).unwrap();
+    let code = query_param(&back, "code").unwrap();
+    let state = query_param(&back, "state").unwrap();
+    assert!(access.lines().count() > 30, "{access}");
+    for line in access.lines() {
+        assert!(
+            line.starts_with("127.0.0.2 ")
+                || (line.starts_with("127.0.0.1 ") && line.contains("\"GET /healthz HTTP/1.1\"")),
+            "{line}"
+        );
+        assert!(
+            !line.contains('?'),
+            "a query string in the access log: {line}"
+        );
+    }
+    for secret in [code.as_str(), state.as_str(), state_cookie.as_str(), FORGED] {
+        assert!(!access.contains(secret), "{access}");
+    }
+    assert!(
+        access.contains("\"GET /auth/tiktok/callback HTTP/1.1\" 200"),
+        "{access}"
+    );
+    nginx.assert_running();
+    drop(nginx);
+    sim.shutdown().await;
+    let took = began.elapsed();
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+}
