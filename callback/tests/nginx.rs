@@ -79,14 +79,14 @@ fn site_config(port: u16, callback_port: u16, log_dir: &Path) -> String {
     let text = format!("{}\nserver {{{}", blocks[0], blocks[2]);
     let text = swap(
         &text,
-        "listen 443 ssl;",
+        "listen 443 ssl http2;",
         &format!("listen 127.0.0.1:{port};"),
     );
     let text: String = text
         .lines()
         .filter(|l| {
             let l = l.trim_start();
-            !(l.starts_with("listen [::]") || l == "http2 on;" || l.starts_with("ssl_certificate"))
+            !(l.starts_with("listen [::]") || l.starts_with("ssl_certificate"))
         })
         .map(|l| format!("{l}\n"))
         .collect();
