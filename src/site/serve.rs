@@ -55,6 +55,7 @@ async fn run(opts: Options) -> Result<(), Box<dyn std::error::Error>> {
     };
     // The first build is on disk before anything is served.
     let first = rebuilder.rebuild(None).and_then(|o| {
+        let o = o.unwrap_or_default();
         o.write_atomically(&opts.out)
             .map(|()| o)
             .map_err(|e| e.to_string())
@@ -136,12 +137,18 @@ struct Rebuilder {
 impl Rebuilder {
     /// Rebuilds into memory after `changed` (paths relative to the root; `None`: anything may
     /// have changed). Only what [`Build::update`] cannot take in alone loads everything again.
-    fn rebuild(&mut self, changed: Option<&BTreeSet<PathBuf>>) -> Result<Output, String> {
+    /// `Ok(None)`: the change touched no page, so there is nothing new to serve.
+    fn rebuild(&mut self, changed: Option<&BTreeSet<PathBuf>>) -> Result<Option<Output>, String> {
         let started = Instant::now();
         let update = match (self.build.as_mut(), changed) {
             (Some(build), Some(paths)) => build.update(paths.iter().map(PathBuf::as_path)),
             _ => Update::Full,
         };
+        if update == Update::Pages(0) {
+            // Only files that are not pages changed (an editor's swap or backup file below
+            // content/): nothing to rebuild, and open tabs must not reload.
+            return Ok(None);
+        }
         if update == Update::Full {
             self.build = None;
             self.build = Some(Build::new(&self.root).map_err(|p| p.to_string())?);
@@ -164,7 +171,7 @@ impl Rebuilder {
                 " (with problems)"
             }
         );
-        result
+        result.map(Some)
     }
 }
 
@@ -236,7 +243,11 @@ fn watch_and_rebuild(
             while let Ok(more) = rx.recv_timeout(DEBOUNCE) {
                 add(more);
             }
-            let result = rebuilder.rebuild(changed.as_ref());
+            let result = match rebuilder.rebuild(changed.as_ref()) {
+                Ok(None) => continue,
+                Ok(Some(output)) => Ok(output),
+                Err(e) => Err(e),
+            };
             let generation = {
                 let mut s = state.write().unwrap_or_else(|e| e.into_inner());
                 match &result {
