@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
@@ -47,6 +47,25 @@ fn finish(path: &str, bytes: Vec<u8>) -> Bytes {
     } else {
         Bytes::from(bytes)
     }
+}
+
+/// Text files get a gzip twin (`x.html.gz`) written beside them, so nginx's `gzip_static`
+/// serves them without compressing on every request.
+fn compressible(path: &str) -> bool {
+    [".html", ".xml", ".txt", ".css"]
+        .iter()
+        .any(|ext| path.ends_with(ext))
+}
+
+/// Deterministic gzip: no file name and a zero timestamp in the header, so two builds of the
+/// same input stay byte-identical.
+fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut enc = flate2::GzBuilder::new().mtime(0).write(
+        Vec::with_capacity(bytes.len() / 3 + 64),
+        flate2::Compression::default(),
+    );
+    enc.write_all(bytes)?;
+    enc.finish()
 }
 
 impl Output {
@@ -124,20 +143,39 @@ impl Output {
             self.prune(staging.path())
                 .map_err(|e| io("cannot clean the staging folder", staging.path(), e))?;
         }
-        self.files.par_iter().try_for_each(|(rel, bytes)| {
-            let path = staging.path().join(rel);
-            if reused && same_bytes(&path, bytes) {
-                return Ok(());
-            }
-            if let Some(dir) = path.parent() {
-                fs::create_dir_all(dir).map_err(|e| io("cannot create", dir, e))?;
-            }
-            fs::write(&path, bytes).map_err(|e| io("cannot write", &out.join(rel), e))
-        })?;
+        self.files
+            .par_iter()
+            .try_for_each(|(rel, bytes)| -> Result<(), SiteError> {
+                let path = staging.path().join(rel);
+                let gz = compressible(rel).then(|| staging.path().join(format!("{rel}.gz")));
+                // An unchanged file whose twin is there needs nothing: both are functions of the
+                // same bytes.
+                if reused && same_bytes(&path, bytes) && gz.as_ref().is_none_or(|g| g.is_file()) {
+                    return Ok(());
+                }
+                if let Some(dir) = path.parent() {
+                    fs::create_dir_all(dir).map_err(|e| io("cannot create", dir, e))?;
+                }
+                fs::write(&path, bytes).map_err(|e| io("cannot write", &out.join(rel), e))?;
+                if let Some(gz) = gz {
+                    let packed =
+                        gzip(bytes).map_err(|e| io("cannot compress", &out.join(rel), e))?;
+                    fs::write(&gz, packed).map_err(|e| io("cannot write", &gz, e))?;
+                }
+                Ok(())
+            })?;
         let staged = staging.keep();
         swap_in(&staged, out, &parent, &name, &spare).inspect_err(|_| {
             let _ = fs::remove_dir_all(&staged);
         })
+    }
+
+    /// Whether a published tree should hold `rel`: an output file or the gzip twin of one.
+    fn wants(&self, rel: &str) -> bool {
+        self.files.contains_key(rel)
+            || rel
+                .strip_suffix(".gz")
+                .is_some_and(|src| compressible(src) && self.files.contains_key(src))
     }
 
     /// Removes from a reused staging tree everything this output does not have: stale files,
@@ -173,7 +211,7 @@ impl Output {
                     // in which case the folder is needed too.
                     fs::remove_dir(entry.path())?;
                 }
-            } else if !(kind.is_file() && self.files.contains_key(&rel)) {
+            } else if !(kind.is_file() && self.wants(&rel)) {
                 fs::remove_file(entry.path())?;
             }
         }
@@ -327,7 +365,20 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.clone(), v.to_vec()))
             .collect();
-        assert_eq!(tree(&out), want);
+        let published = tree(&out);
+        for (rel, bytes) in &want {
+            let gz = published.get(&format!("{rel}.gz")).expect("a gzip twin");
+            let mut unpacked = Vec::new();
+            flate2::read::GzDecoder::new(&gz[..])
+                .read_to_end(&mut unpacked)
+                .unwrap();
+            assert_eq!(&unpacked, bytes, "{rel}.gz");
+        }
+        let plain: BTreeMap<String, Vec<u8>> = published
+            .into_iter()
+            .filter(|(k, _)| !k.ends_with(".gz"))
+            .collect();
+        assert_eq!(plain, want);
         assert!(!out.join("a/link").exists() && !out.join(".gitignore").exists());
         assert_eq!(fs::read(spare.join(".gitignore")).unwrap(), b"*\n");
         assert_eq!(tree(&spare).get("a/index.html").unwrap(), b"<p>one!</p>");
