@@ -7,6 +7,7 @@ mod headers;
 mod limits;
 mod operator;
 mod request;
+mod uploads;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -135,7 +136,7 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> 
     resp
 }
 
-async fn route(app: &App, ctx: &Ctx, req: Request<Incoming>) -> Resp {
+async fn route(app: &Arc<App>, ctx: &Ctx, req: Request<Incoming>) -> Resp {
     if ctx.query.len() > MAX_QUERY {
         if app.limiter.note_refusal(ctx.client) {
             app.event(
@@ -182,7 +183,8 @@ async fn route(app: &App, ctx: &Ctx, req: Request<Incoming>) -> Resp {
     }
     let allowed: &[Method] = match ctx.path.as_str() {
         "/auth/tiktok/start" | "/auth/tiktok/callback" | "/operator" | "/healthz" => &[Method::GET],
-        "/operator/disconnect" => &[Method::POST],
+        "/operator/disconnect" | uploads::CREATE_PATH => &[Method::POST],
+        p if uploads::status_id(p).is_some() => &[Method::GET],
         _ => return app.page(ctx, Page::NotFound),
     };
     if !allowed.contains(&ctx.method) {
@@ -211,6 +213,8 @@ async fn route(app: &App, ctx: &Ctx, req: Request<Incoming>) -> Resp {
         "/auth/tiktok/callback" => auth::callback(app, ctx).await,
         "/operator" => operator::show(app, ctx).await,
         "/operator/disconnect" => operator::disconnect(app, ctx, req).await,
+        uploads::CREATE_PATH => uploads::create(app, ctx, req).await,
+        p if uploads::status_id(p).is_some() => uploads::show(app, ctx).await,
         _ => app.page(ctx, Page::NotFound),
     }
 }
