@@ -289,6 +289,15 @@ impl Simulator {
         self.shared.lock().faults.entry(e).or_default().push_back(f);
     }
 
+    /// Drops the faults still queued for `e`; how many there were.
+    pub fn clear_faults(&self, e: Endpoint) -> usize {
+        self.shared
+            .lock()
+            .faults
+            .get_mut(&e)
+            .map_or(0, |q| q.drain(..).count())
+    }
+
     /// Requests seen per endpoint, faulted ones included.
     pub fn calls(&self, e: Endpoint) -> usize {
         self.shared.lock().requests.get(&e).map_or(0, Vec::len)
