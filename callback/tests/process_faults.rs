@@ -1,4 +1,5 @@
-//! The real binary under process and disk faults: SIGKILL in the middle of a sign-in and of a
+//! The real binary under process and disk faults: SIGKILL in the middle of a sign-in, of a draft
+//! upload and of a
 //! stream of writes, a full disk, a read-only data directory and a damaged database. No row
 //! whose request was answered is lost, every failure says what is wrong, and a restart (or, for
 //! a full disk, freed space) brings the service back.
@@ -82,6 +83,11 @@ impl Service {
     }
 
     fn command(&self) -> Command {
+        self.command_for(&["serve"])
+    }
+
+    /// The binary with `args` (then `--config config.toml`), this service's settings and log.
+    fn command_for(&self, args: &[&str]) -> Command {
         let mut cmd = match self.wrapper.split_first() {
             Some((program, args)) => {
                 let mut c = Command::new(program);
@@ -95,7 +101,8 @@ impl Service {
             .append(true)
             .open(&self.log)
             .unwrap();
-        cmd.args(["serve", "--config", "config.toml"])
+        cmd.args(args)
+            .args(["--config", "config.toml"])
             .current_dir(self.dir.path())
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -109,10 +116,27 @@ impl Service {
             .env("MDZ_CALLBACK_DATA_DIR", &self.data)
             .env("MDZ_CALLBACK_EXPECTED_OPEN_ID", OPEN_ID)
             .env("MDZ_CALLBACK_RATE_LIMIT", "100000")
+            .env("MDZ_CALLBACK_ASSETS", "assets.toml")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);
         cmd
+    }
+
+    /// Runs another subcommand (`assets approve …`) with the same settings; its output.
+    fn run(&self, args: &[&str]) -> String {
+        let out = self
+            .command_for(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// Starts the binary and waits for `/healthz`.
@@ -597,5 +621,103 @@ async fn a_damaged_database_stops_start_up_with_a_message_and_a_restored_copy_wo
             .status,
         200
     );
+    svc.sigterm();
+}
+
+#[tokio::test]
+async fn sigkill_mid_upload_keeps_the_record_marks_it_interrupted_and_the_video_goes_again() {
+    let mut svc = Service::new(None).await;
+    let videos = svc.dir.path().join("videos");
+    std::fs::create_dir_all(&videos).unwrap();
+    std::fs::write(videos.join("v.mp4"), vec![7u8; 300_000]).unwrap();
+    std::fs::write(
+        svc.dir.path().join("assets.toml"),
+        "[[asset]]\nlabel = \"v\"\nfile = \"videos/v.mp4\"\n",
+    )
+    .unwrap();
+    let approved = svc.run(&["assets", "approve", "v", "--by", "Tester"]);
+    assert!(approved.contains("approved v"), "{approved}");
+    svc.start().await;
+    let session = svc.sign_in().await;
+    let op = svc.get("/operator", &[(SESSION_COOKIE, &session)]).await;
+    let csrf = op
+        .body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let send = |svc: &Service| {
+        let req = svc
+            .http
+            .post(format!("{}/operator/uploads", svc.base))
+            .header("cookie", format!("{SESSION_COOKIE}={session}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("sec-fetch-site", "same-origin")
+            .body(format!("asset=v&csrf={csrf}"));
+        async move {
+            let r = common::read(req.send().await.unwrap()).await;
+            assert_eq!(r.status, 303, "{}", r.body);
+            r.location()
+                .strip_prefix("/operator/uploads/")
+                .unwrap()
+                .parse::<i64>()
+                .unwrap()
+        }
+    };
+    let state_of = |svc: &Service, id: i64| -> String {
+        svc.db()
+            .query_row("SELECT state FROM uploads WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    };
+
+    // The chunk PUT hangs at TikTok; the process dies while it is on the wire.
+    svc.sim
+        .push_fault(Endpoint::Chunk, Fault::Delay(Duration::from_secs(30)));
+    let first = send(&svc).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while svc.sim.calls(Endpoint::Chunk) < 1 {
+        assert!(Instant::now() < deadline, "the chunk never left");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    svc.sigkill();
+    assert_eq!(state_of(&svc, first), "uploading");
+    assert_eq!(integrity(&svc.db()), "ok");
+
+    // Restart: the record is there, marked interrupted, and the same video can go again.
+    svc.start().await;
+    assert_eq!(state_of(&svc, first), "interrupted");
+    let page = svc
+        .get(
+            &format!("/operator/uploads/{first}"),
+            &[(SESSION_COOKIE, &session)],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    // Every byte arrives this time (TikTok's status is then polled every 5 s in production,
+    // which this test does not wait for).
+    let second = send(&svc).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let state = state_of(&svc, second);
+        if ["processing", "in_inbox"].contains(&state.as_str()) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline && ["queued", "uploading"].contains(&state.as_str()),
+            "second upload: {state}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let complete = svc
+        .sim
+        .uploads()
+        .iter()
+        .filter(|u| u.sha256_hex.is_some() && u.received_bytes == 300_000)
+        .count();
+    assert_eq!(complete, 1, "{:?}", svc.sim.uploads());
+    assert!(!svc.logs().contains("panicked"));
     svc.sigterm();
 }
