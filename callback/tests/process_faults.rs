@@ -1,8 +1,7 @@
 //! The real binary under process and disk faults: SIGKILL in the middle of a sign-in, of a draft
-//! upload and of a
-//! stream of writes, a full disk, a read-only data directory and a damaged database. No row
-//! whose request was answered is lost, every failure says what is wrong, and a restart (or, for
-//! a full disk, freed space) brings the service back.
+//! upload and of a stream of writes, a full disk, a read-only data directory and a damaged
+//! database. No row whose request was answered is lost, every failure says what is wrong, and a
+//! restart (or, for a full disk, freed space) brings the service back.
 //!
 //! The full-disk and read-only cases use a small tmpfs mount and `chattr +i` when the tests run
 //! as root (as in CI here); otherwise they fall back to a file-size limit (`prlimit --fsize`) and
