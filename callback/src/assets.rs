@@ -215,6 +215,52 @@ pub async fn digest_async(path: PathBuf) -> std::io::Result<FileFacts> {
         .map_err(std::io::Error::other)?
 }
 
+/// What tells, without reading it, that a file's content is still what was hashed: size,
+/// modification time, and on Unix the inode and its change time (which no user can set back,
+/// and which every write moves). The same test `make`, `rsync` and `git` rely on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    #[cfg(unix)]
+    inode: (u64, u64, i64, i64),
+}
+
+impl Fingerprint {
+    pub fn of(meta: &std::fs::Metadata) -> Fingerprint {
+        #[cfg(unix)]
+        use std::os::unix::fs::MetadataExt;
+        Fingerprint {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            #[cfg(unix)]
+            inode: (meta.dev(), meta.ino(), meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+
+    /// The file's fingerprint now.
+    pub async fn now(path: &Path) -> std::io::Result<Fingerprint> {
+        Ok(Fingerprint::of(&tokio::fs::metadata(path).await?))
+    }
+}
+
+/// [`digest`], with the file's [`Fingerprint`] from before the read, refused when the file
+/// changed while it was being read.
+pub async fn digest_fingerprinted(path: PathBuf) -> std::io::Result<(FileFacts, Fingerprint)> {
+    tokio::task::spawn_blocking(move || {
+        let before = Fingerprint::of(&std::fs::metadata(&path)?);
+        let facts = digest(&path)?;
+        if Fingerprint::of(&std::fs::metadata(&path)?) != before || facts.size != before.len {
+            return Err(std::io::Error::other(
+                "the file changed while it was being checked",
+            ));
+        }
+        Ok((facts, before))
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
 /// Bytes for people: `12.6 MB`, decimal like TikTok's own limits.
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];

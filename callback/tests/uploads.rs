@@ -29,6 +29,7 @@ fn fast() -> UploadOptions {
         poll_fast_for: Duration::from_millis(300),
         poll_slow: Duration::from_millis(60),
         poll_give_up: Duration::from_millis(2500),
+        progress_every: Duration::ZERO,
         ..UploadOptions::default()
     }
 }
@@ -479,6 +480,48 @@ async fn a_double_submitted_form_starts_one_upload() {
     let d = upload_id(&send(&h, &op, "twice").await);
     assert_ne!(d, a);
     assert_eq!(finished(&h, d, 20).await.state, UploadState::InInbox);
+    done(h).await;
+}
+
+#[tokio::test]
+async fn a_file_changed_after_its_check_is_never_reported_as_delivered() {
+    let h = harness().await;
+    let a = add_asset(&h, "a", "a.mp4", &video(12 * MIB, 20));
+    let b = add_asset(&h, "b", "b.mp4", &video(MIB, 21));
+    approve(&h, "a").await;
+    approve(&h, "b").await;
+    let op = operator(&h).await;
+    // `a` is sending (its second chunk held back); `b` waits for the transfer slot.
+    h.sim
+        .push_fault(Endpoint::Chunk, Fault::Delay(Duration::from_millis(10)));
+    h.sim
+        .push_fault(Endpoint::Chunk, Fault::Delay(Duration::from_millis(700)));
+    let ida = upload_id(&send(&h, &op, "a").await);
+    until(&h, ida, "one chunk sent", |r| r.bytes_sent == 5 * MIB).await;
+    let idb = upload_id(&send(&h, &op, "b").await);
+    assert_eq!(row(&h, idb).await.state, UploadState::Queued);
+    assert!(
+        page(&h, &op, idb)
+            .await
+            .body
+            .contains("waits for the one before it"),
+        "queued page"
+    );
+    // Both files are replaced with others of the same size while that happens (`a` by a
+    // rename, as editors save; `b` in place).
+    let tmp = h.dir.path().join("videos/a.mp4.new");
+    std::fs::write(&tmp, video(12 * MIB, 22)).unwrap();
+    std::fs::rename(&tmp, &a).unwrap();
+    std::fs::write(&b, video(MIB, 23)).unwrap();
+
+    let ra = finished(&h, ida, 20).await;
+    assert_eq!(ra.state, UploadState::Failed);
+    assert_eq!(ra.error_code.as_deref(), Some("file_changed_during_upload"));
+    assert!(ra.error_message.unwrap().contains("delete it"));
+    let rb = finished(&h, idb, 20).await;
+    assert_eq!(rb.error_code.as_deref(), Some("file_changed"));
+    // `b` was stopped before TikTok was asked for anything.
+    assert_eq!(h.sim.calls(Endpoint::Init), 1);
     done(h).await;
 }
 

@@ -1,143 +1,104 @@
-//! One chunk of the video file as a streamed request body: read from disk in small steps and
-//! hashed on the way out, so memory use does not depend on the chunk or file size and the
-//! bytes TikTok got can be compared with the approved SHA-256.
+//! One chunk of the video file as a streamed request body. A blocking-pool thread reads the
+//! chunk in small steps and hands them over a short queue to the request, so memory use does
+//! not depend on the chunk or file size (at most [`QUEUE`] steps of [`READ_BUF`] bytes are in
+//! flight), and reading the disk overlaps with writing to the network.
 
-use std::io::SeekFrom;
-use std::path::Path;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
 
-use bytes::Bytes;
-use futures_util::Stream;
-use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, Take};
-use tokio_util::io::ReaderStream;
+use bytes::{Bytes, BytesMut};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use crate::tiktok::chunks::Chunk;
 
-/// Read size: large enough that the per-read cost of tokio's blocking file I/O is negligible,
-/// small enough to be irrelevant to memory.
+/// One read: large enough that per-read costs vanish, small enough to be irrelevant to memory.
 const READ_BUF: usize = 256 * 1024;
+/// Reads queued ahead of the network.
+const QUEUE: usize = 4;
 
-/// The running hash of everything sent so far. The job keeps a copy from before each chunk, so
-/// a retried chunk is hashed once.
-pub type SharedHasher = Arc<Mutex<Sha256>>;
-
-struct ChunkStream {
-    inner: ReaderStream<Take<tokio::fs::File>>,
-    remaining: u64,
-    hasher: SharedHasher,
+/// The body of one chunk PUT, and the reader behind it, which ends with the error that
+/// stopped it, if any. [`std::io::ErrorKind::BrokenPipe`] means the request stopped taking
+/// bytes (refused or cut off), not a problem with the file.
+pub fn chunk_body(path: PathBuf, chunk: Chunk) -> (reqwest::Body, JoinHandle<std::io::Result<()>>) {
+    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(QUEUE);
+    let reader = tokio::task::spawn_blocking(move || {
+        let result = read_into(&path, chunk, &tx);
+        if let Err(e) = &result {
+            // Fail the request rather than let the upload host see a short body.
+            let _ = tx.blocking_send(Err(std::io::Error::new(e.kind(), e.to_string())));
+        }
+        result
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    (reqwest::Body::wrap_stream(stream), reader)
 }
 
-impl Stream for ChunkStream {
-    type Item = std::io::Result<Bytes>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        match Pin::new(&mut self.inner).poll_next(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(Ok(bytes))) => {
-                self.remaining = self.remaining.saturating_sub(bytes.len() as u64);
-                self.hasher
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .update(&bytes);
-                Poll::Ready(Some(Ok(bytes)))
-            }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
-            // The file got shorter since it was checked: fail the request rather than let the
-            // upload host see a short body.
-            Poll::Ready(None) if self.remaining > 0 => {
-                self.remaining = 0;
-                Poll::Ready(Some(Err(std::io::Error::new(
+fn read_into(
+    path: &std::path::Path,
+    chunk: Chunk,
+    tx: &mpsc::Sender<std::io::Result<Bytes>>,
+) -> std::io::Result<()> {
+    let mut file = std::fs::File::open(path)?;
+    file.seek(SeekFrom::Start(chunk.first))?;
+    let mut remaining = chunk.len;
+    while remaining > 0 {
+        let want = usize::try_from(remaining).map_or(READ_BUF, |r| r.min(READ_BUF));
+        let mut buf = BytesMut::zeroed(want);
+        let n = match file.read(&mut buf) {
+            Ok(0) => {
+                return Err(std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
                     "the video file became shorter while it was being sent",
-                ))))
+                ));
             }
-            Poll::Ready(None) => Poll::Ready(None),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        buf.truncate(n);
+        remaining -= n as u64;
+        if tx.blocking_send(Ok(buf.freeze())).is_err() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "the request stopped reading the chunk",
+            ));
         }
     }
-}
-
-/// Bytes `chunk.first ..= chunk.last()` of `path`, streamed, each one fed to `hasher`.
-pub async fn chunk_body(
-    path: &Path,
-    chunk: Chunk,
-    hasher: SharedHasher,
-) -> std::io::Result<reqwest::Body> {
-    let mut file = tokio::fs::File::open(path).await?;
-    file.seek(SeekFrom::Start(chunk.first)).await?;
-    let stream = ChunkStream {
-        inner: ReaderStream::with_capacity(file.take(chunk.len), READ_BUF),
-        remaining: chunk.len,
-        hasher,
-    };
-    Ok(reqwest::Body::wrap_stream(stream))
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use futures_util::StreamExt;
+    use http_body_util::BodyExt;
 
-    async fn collect(path: &Path, chunk: Chunk, hasher: SharedHasher) -> std::io::Result<Vec<u8>> {
-        let mut file = tokio::fs::File::open(path).await?;
-        file.seek(SeekFrom::Start(chunk.first)).await?;
-        let mut s = ChunkStream {
-            inner: ReaderStream::with_capacity(file.take(chunk.len), 1000),
-            remaining: chunk.len,
-            hasher,
-        };
+    async fn collect(path: PathBuf, chunk: Chunk) -> (Vec<u8>, std::io::Result<()>) {
+        let (mut body, reader) = chunk_body(path, chunk);
         let mut out = Vec::new();
-        while let Some(b) = s.next().await {
-            out.extend_from_slice(&b?);
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Ok(d) = frame.into_data() {
+                out.extend_from_slice(&d);
+            }
         }
-        Ok(out)
+        (out, reader.await.unwrap())
     }
 
     #[tokio::test]
-    async fn streams_exactly_the_chunk_and_hashes_it() {
+    async fn streams_exactly_the_chunk() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("v.mp4");
-        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 256) as u8).collect();
+        let data: Vec<u8> = (0..700_000u32).map(|i| (i * 7 % 256) as u8).collect();
         std::fs::write(&p, &data).unwrap();
-        let h: SharedHasher = Arc::default();
-        let a = collect(
-            &p,
-            Chunk {
-                index: 0,
-                first: 0,
-                len: 4000,
-            },
-            h.clone(),
-        )
-        .await
-        .unwrap();
-        let b = collect(
-            &p,
-            Chunk {
-                index: 1,
-                first: 4000,
-                len: 6000,
-            },
-            h.clone(),
-        )
-        .await
-        .unwrap();
+        let c = |index, first, len| Chunk { index, first, len };
+        let (a, ra) = collect(p.clone(), c(0, 0, 300_000)).await;
+        let (b, rb) = collect(p.clone(), c(1, 300_000, 400_000)).await;
+        assert!(ra.is_ok() && rb.is_ok());
         assert_eq!([a, b].concat(), data);
-        let got = h.lock().unwrap().clone().finalize();
-        assert_eq!(got, Sha256::digest(&data));
         // Asking for more than the file holds is an error, not a short body.
-        let short = collect(
-            &p,
-            Chunk {
-                index: 2,
-                first: 9000,
-                len: 2000,
-            },
-            Arc::default(),
-        )
-        .await;
+        let (_, short) = collect(p, c(2, 600_000, 200_000)).await;
         assert_eq!(short.unwrap_err().kind(), std::io::ErrorKind::UnexpectedEof);
     }
 }

@@ -46,6 +46,8 @@ pub struct UploadOptions {
     /// A chunk PUT may take `chunk_deadline_base` plus its size at `chunk_min_rate` bytes/s.
     pub chunk_deadline_base: Duration,
     pub chunk_min_rate: u64,
+    /// Bytes sent are recorded at most this often (and after the last chunk).
+    pub progress_every: Duration,
 }
 
 impl Default for UploadOptions {
@@ -64,6 +66,7 @@ impl Default for UploadOptions {
             poll_give_up: Duration::from_secs(15 * 60),
             chunk_deadline_base: Duration::from_secs(60),
             chunk_min_rate: 100_000,
+            progress_every: Duration::from_secs(1),
         }
     }
 }
@@ -84,6 +87,8 @@ pub struct Ready {
     pub path: PathBuf,
     pub size: u64,
     pub sha256: String,
+    /// The file as it was when hashed; the job refuses to send a file that no longer has it.
+    pub fingerprint: crate::assets::Fingerprint,
     pub content_type: &'static str,
     pub open_id: String,
 }

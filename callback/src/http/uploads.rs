@@ -15,7 +15,7 @@ use super::operator::{
 };
 use super::request::{Ctx, parse_form, read_form};
 use super::{Resp, redirect};
-use crate::assets::{Manifest, ManifestError, digest_async, human_size};
+use crate::assets::{Manifest, ManifestError, digest_fingerprinted, human_size};
 use crate::handoff::{self, Ready, plain_state};
 use crate::pages::{AssetItem, Page, UploadItem, UploadView};
 use crate::store::{Created, Decision, NewUpload, UploadRow, UploadState};
@@ -278,7 +278,9 @@ async fn check(app: &App, label: &str, open_id: &str) -> Result<(String, Ready),
             review.size.unwrap_or(0)
         )));
     }
-    let facts = digest_async(asset.file.clone()).await.map_err(unreadable)?;
+    let (facts, fingerprint) = digest_fingerprinted(asset.file.clone())
+        .await
+        .map_err(unreadable)?;
     if Some(facts.size) != review.size || Some(&facts.sha256) != review.sha256.as_ref() {
         return Err(changed(
             "its content differs (the SHA-256 no longer matches)".to_string(),
@@ -290,6 +292,7 @@ async fn check(app: &App, label: &str, open_id: &str) -> Result<(String, Ready),
             path: asset.file.clone(),
             size: facts.size,
             sha256: facts.sha256,
+            fingerprint,
             content_type,
             open_id: open_id.to_string(),
         },
