@@ -9,7 +9,9 @@ use libfuzzer_sys::fuzz_target;
 use mdz_callback::assets::{Manifest, valid_label};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let path = Path::new("/srv/mdz/assets.toml");
     match Manifest::parse(path, text) {
         Ok(m) => {

@@ -7,7 +7,9 @@ use libfuzzer_sys::fuzz_target;
 use mdz_callback::http::parse_form;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(query) = std::str::from_utf8(data) else { return };
+    let Ok(query) = std::str::from_utf8(data) else {
+        return;
+    };
     let Ok(pairs) = parse_form(query) else { return };
     // Sorted, so the encoding is independent of the map's order.
     let mut sorted: Vec<_> = pairs.iter().collect();

@@ -18,10 +18,10 @@ fuzz_target!(|data: &[u8]| {
     for name in [STATE_COOKIE, SESSION_COOKIE] {
         if let Some(value) = cookie_value(&headers, name) {
             assert!(!value.is_empty());
-            let sent = headers
-                .get_all(COOKIE)
-                .iter()
-                .any(|h| h.to_str().is_ok_and(|h| h.contains(name) && h.contains(value.as_str())));
+            let sent = headers.get_all(COOKIE).iter().any(|h| {
+                h.to_str()
+                    .is_ok_and(|h| h.contains(name) && h.contains(value.as_str()))
+            });
             assert!(sent, "{name}={value:?} was not in any header");
         }
     }

@@ -27,12 +27,19 @@ struct World {
 fn world() -> &'static World {
     static W: OnceLock<World> = OnceLock::new();
     W.get_or_init(|| {
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), Cipher::new(&TokenKey::random())).unwrap();
         rt.block_on(async {
             store
-                .put_state(STATE, &Secret::new("verifier"), mdz_callback::now_ms(), HOUR)
+                .put_state(
+                    STATE,
+                    &Secret::new("verifier"),
+                    mdz_callback::now_ms(),
+                    HOUR,
+                )
                 .await
                 .unwrap();
             store
@@ -59,14 +66,20 @@ fn world() -> &'static World {
                 .await
                 .unwrap();
         });
-        World { rt, store, _dir: dir }
+        World {
+            rt,
+            store,
+            _dir: dir,
+        }
     })
 }
 
 fuzz_target!(|data: &[u8]| {
     // First line: the query string; the other lines: `Cookie` headers.
     let mut lines = data.split(|b| *b == b'\n');
-    let Ok(query) = std::str::from_utf8(lines.next().unwrap_or_default()) else { return };
+    let Ok(query) = std::str::from_utf8(lines.next().unwrap_or_default()) else {
+        return;
+    };
     let mut headers = HeaderMap::new();
     for line in lines.take(4) {
         if let Ok(v) = HeaderValue::from_bytes(line) {
@@ -76,7 +89,11 @@ fuzz_target!(|data: &[u8]| {
     let w = world();
     w.rt.block_on(async {
         if let Some(session) = cookie_value(&headers, SESSION_COOKIE) {
-            let found = w.store.session(&session, mdz_callback::now_ms(), HOUR).await.unwrap();
+            let found = w
+                .store
+                .session(&session, mdz_callback::now_ms(), HOUR)
+                .await
+                .unwrap();
             assert_eq!(found.is_some(), session == SESSION, "{session:?}");
         }
         let Ok(q) = parse_form(query) else { return };
@@ -93,7 +110,12 @@ fuzz_target!(|data: &[u8]| {
         if taken.is_some() {
             // Put it back for the next input.
             w.store
-                .put_state(STATE, &Secret::new("verifier"), mdz_callback::now_ms(), HOUR)
+                .put_state(
+                    STATE,
+                    &Secret::new("verifier"),
+                    mdz_callback::now_ms(),
+                    HOUR,
+                )
                 .await
                 .unwrap();
         }

@@ -18,12 +18,18 @@ fuzz_target!(|data: &[u8]| {
     let body = &data[3..];
     let describe = |e: mdz_callback::tiktok::TikTokError| {
         let text = e.to_string();
-        assert!(text.len() < 2048, "an error message grew with the answer: {}", text.len());
+        assert!(
+            text.len() < 2048,
+            "an error message grew with the answer: {}",
+            text.len()
+        );
     };
     match data[0] % 5 {
         0 => match parse_token_answer(status, body) {
             Ok(t) => {
-                assert!(!t.access_token.expose().is_empty() && !t.refresh_token.expose().is_empty());
+                assert!(
+                    !t.access_token.expose().is_empty() && !t.refresh_token.expose().is_empty()
+                );
                 assert!(!t.open_id.is_empty());
             }
             Err(e) => describe(e),
