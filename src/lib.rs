@@ -4,6 +4,7 @@
 
 pub mod chrome;
 pub mod config;
+pub mod dates;
 pub mod location;
 pub mod scopes;
 pub mod site;

@@ -29,7 +29,7 @@ pub(crate) fn log_id() -> String {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
+    let (y, m, d) = mdz::dates::civil_from_days(days as i64);
     let tail: String = (0..20)
         .map(|_| char::from(b"0123456789ABCDEF"[rand::rng().random_range(0..16)]))
         .collect();
@@ -39,20 +39,6 @@ pub(crate) fn log_id() -> String {
         rem / 60 % 60,
         rem % 60
     )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 pub(crate) fn random_alnum(n: usize) -> String {
@@ -296,7 +282,7 @@ mod tests {
 
     #[test]
     fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_233), (2022, 8, 29));
+        assert_eq!(mdz::dates::civil_from_days(0), (1970, 1, 1));
+        assert_eq!(mdz::dates::civil_from_days(19_233), (2022, 8, 29));
     }
 }
