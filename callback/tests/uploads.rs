@@ -103,6 +103,13 @@ async fn approve(h: &Harness, label: &str) {
 }
 
 /// Signed in: the session cookie and the CSRF token of the operator page.
+/// The common start: one approved asset labelled `a` holding `data`, and a signed-in operator.
+async fn signed_in_with_asset_a(h: &Harness, data: &[u8]) -> (String, String) {
+    add_asset(h, "a", "a.mp4", data);
+    approve(h, "a").await;
+    operator(h).await
+}
+
 async fn operator(h: &Harness) -> (String, String) {
     let cookie = h.signed_in().await;
     let page = h.get("/operator", &[(SESSION_COOKIE, &cookie)]).await;
@@ -401,9 +408,7 @@ async fn a_video_over_4_gb_is_refused_before_any_call() {
 #[tokio::test]
 async fn the_form_needs_the_session_its_csrf_token_and_this_origin() {
     let h = harness().await;
-    add_asset(&h, "a", "a.mp4", &video(MIB, 4));
-    approve(&h, "a").await;
-    let op = operator(&h).await;
+    let op = signed_in_with_asset_a(&h, &video(MIB, 4)).await;
     let form = format!("asset=a&csrf={}", op.1);
     let cookie = [(SESSION_COOKIE, op.0.as_str())];
     type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str, u16);
@@ -550,9 +555,7 @@ async fn a_failed_chunk_is_sent_again_and_the_bytes_still_match() {
 #[tokio::test]
 async fn chunk_retries_are_bounded() {
     let h = harness().await;
-    add_asset(&h, "a", "a.mp4", &video(12 * MIB, 7));
-    approve(&h, "a").await;
-    let op = operator(&h).await;
+    let op = signed_in_with_asset_a(&h, &video(12 * MIB, 7)).await;
     for _ in 0..4 {
         h.sim.push_fault(Endpoint::Chunk, Fault::Http(503));
     }
@@ -606,9 +609,7 @@ async fn an_expired_upload_url_means_a_new_init_from_byte_zero() {
 #[tokio::test]
 async fn new_inits_are_bounded_when_the_url_keeps_expiring() {
     let h = harness().await;
-    add_asset(&h, "a", "a.mp4", &video(12 * MIB, 9));
-    approve(&h, "a").await;
-    let op = operator(&h).await;
+    let op = signed_in_with_asset_a(&h, &video(12 * MIB, 9)).await;
     // Every upload URL is dead on arrival (403), and one answers 404.
     h.sim.set_upload_url_ttl(Duration::ZERO);
     h.sim.push_fault(Endpoint::Chunk, Fault::Http(404));
@@ -626,9 +627,7 @@ async fn new_inits_are_bounded_when_the_url_keeps_expiring() {
 #[tokio::test]
 async fn a_chunk_refused_as_out_of_sync_malformed_or_redirected_ends_the_upload() {
     let h = harness().await;
-    add_asset(&h, "a", "a.mp4", &video(12 * MIB, 10));
-    approve(&h, "a").await;
-    let op = operator(&h).await;
+    let op = signed_in_with_asset_a(&h, &video(12 * MIB, 10)).await;
     // 416 and 400 per the contract; a redirect is never followed (the bytes would go
     // wherever it points).
     for (fault, code) in [
@@ -655,9 +654,7 @@ async fn a_chunk_refused_as_out_of_sync_malformed_or_redirected_ends_the_upload(
 #[tokio::test]
 async fn each_init_error_becomes_advice_the_operator_can_act_on() {
     let h = harness().await;
-    add_asset(&h, "a", "a.mp4", &video(MIB, 11));
-    approve(&h, "a").await;
-    let op = operator(&h).await;
+    let op = signed_in_with_asset_a(&h, &video(MIB, 11)).await;
     h.sim.set_rate_limit(Endpoint::Init, 1000);
     let cases: &[(u16, &str, &str)] = &[
         (
@@ -726,9 +723,7 @@ async fn each_init_error_becomes_advice_the_operator_can_act_on() {
 #[tokio::test]
 async fn rate_limits_and_tiktok_trouble_at_init_are_waited_out_within_bounds() {
     let h = harness().await;
-    add_asset(&h, "a", "a.mp4", &video(MIB, 12));
-    approve(&h, "a").await;
-    let op = operator(&h).await;
+    let op = signed_in_with_asset_a(&h, &video(MIB, 12)).await;
     h.sim.set_rate_limit(Endpoint::Init, 1000);
     let api = |status: u16, code: &str| Fault::ApiError {
         http_status: status,
@@ -781,9 +776,7 @@ async fn rate_limits_and_tiktok_trouble_at_init_are_waited_out_within_bounds() {
 #[tokio::test]
 async fn a_rejected_token_is_refreshed_once_then_the_operator_must_sign_in() {
     let h = harness().await;
-    add_asset(&h, "a", "a.mp4", &video(MIB, 13));
-    approve(&h, "a").await;
-    let op = operator(&h).await;
+    let op = signed_in_with_asset_a(&h, &video(MIB, 13)).await;
     // TikTok expired the token early: the job refreshes once and carries on.
     h.sim.expire_access_tokens();
     let tokens_before = h.sim.calls(Endpoint::Token);
@@ -814,9 +807,7 @@ async fn a_rejected_token_is_refreshed_once_then_the_operator_must_sign_in() {
 #[tokio::test]
 async fn a_token_near_expiry_is_refreshed_first_and_the_rotated_one_kept() {
     let h = harness_with(|s| s.sim.expires_in = 2).await;
-    add_asset(&h, "a", "a.mp4", &video(MIB, 14));
-    approve(&h, "a").await;
-    let op = operator(&h).await;
+    let op = signed_in_with_asset_a(&h, &video(MIB, 14)).await;
     let before = h.app.store.tokens(OPEN_ID).await.unwrap().unwrap();
     // Past half of the 2 s lifetime: the refresher's margin.
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -846,9 +837,7 @@ async fn a_token_near_expiry_is_refreshed_first_and_the_rotated_one_kept() {
 #[tokio::test]
 async fn status_outcomes_failed_posted_slow_limited_and_unknown() {
     let h = harness().await;
-    add_asset(&h, "a", "a.mp4", &video(MIB, 15));
-    approve(&h, "a").await;
-    let op = operator(&h).await;
+    let op = signed_in_with_asset_a(&h, &video(MIB, 15)).await;
     h.sim.set_rate_limit(Endpoint::Init, 1000);
     // Polling every 30 ms here would exceed TikTok's 30 a minute; production polls every 5 s.
     h.sim.set_rate_limit(Endpoint::Status, 100_000);
@@ -924,9 +913,7 @@ async fn the_upload_host_must_be_tiktok_or_the_api_origin() {
         s.api_base = Some(Box::new(|sim: &str| sim.replace("127.0.0.1", "localhost")))
     })
     .await;
-    add_asset(&h, "a", "a.mp4", &video(MIB, 16));
-    approve(&h, "a").await;
-    let op = operator(&h).await;
+    let op = signed_in_with_asset_a(&h, &video(MIB, 16)).await;
     let id = upload_id(&send(&h, &op, "a").await);
     let r = finished(&h, id, 20).await;
     assert_eq!(r.state, UploadState::Failed);
@@ -939,9 +926,7 @@ async fn the_upload_host_must_be_tiktok_or_the_api_origin() {
 #[tokio::test]
 async fn the_status_page_refreshes_only_while_running_and_only_for_its_owner() {
     let h = harness().await;
-    add_asset(&h, "a", "a.mp4", &video(12 * MIB, 17));
-    approve(&h, "a").await;
-    let op = operator(&h).await;
+    let op = signed_in_with_asset_a(&h, &video(12 * MIB, 17)).await;
     // Both chunks slowed, so the page can be seen before and between them.
     for _ in 0..2 {
         h.sim
