@@ -142,12 +142,16 @@ mod tests {
     fn the_writer_syncs_every_commit_through_the_wal() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), Cipher::new(&TokenKey::random())).unwrap();
-        let c = store.conn.lock().unwrap();
-        let sync: i64 = c.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
-        assert_eq!(sync, 2, "synchronous must be FULL");
-        let mode: String = c
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        let (sync, mode) = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(store.call(|c, _| {
+                let sync: i64 = c.query_row("PRAGMA synchronous", [], |r| r.get(0))?;
+                let mode: String = c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+                Ok((sync, mode))
+            }))
             .unwrap();
+        assert_eq!(sync, 2, "synchronous must be FULL");
         assert_eq!(mode, "wal");
     }
 }

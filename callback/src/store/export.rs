@@ -3,7 +3,7 @@
 //! consistent set of rows even while `serve` keeps writing.
 
 use rusqlite::types::{Value, ValueRef};
-use rusqlite::{Connection, ToSql, Transaction};
+use rusqlite::{Connection, ToSql};
 
 use super::retention::{Retention, bind};
 use super::rules::{About, Forget, RULES, Rule};
@@ -75,7 +75,7 @@ fn cell(rule: &Rule, column: &str, value: ValueRef<'_>) -> Cell {
 }
 
 fn rows_about(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     rule: &Rule,
     condition: &str,
     open_id: &str,
@@ -97,7 +97,7 @@ fn rows_about(
 
 pub(super) fn export_now(c: &mut Connection, open_id: &str) -> rusqlite::Result<Vec<TableExport>> {
     // A read transaction: one snapshot of every table, whatever `serve` commits meanwhile.
-    let tx = c.transaction()?;
+    let tx = c.savepoint()?;
     let mut out = Vec::new();
     for rule in RULES {
         let content = match rule.about {
@@ -115,7 +115,7 @@ pub(super) fn export_now(c: &mut Connection, open_id: &str) -> rusqlite::Result<
 }
 
 fn count_and_latest(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     table: &str,
     condition: &str,
     age_column: &str,
@@ -137,7 +137,7 @@ pub(super) fn forget_now(
     open_id: &str,
     retention: Retention,
 ) -> rusqlite::Result<Vec<TableOutcome>> {
-    let tx = c.transaction()?;
+    let tx = c.savepoint()?;
     let mut out = Vec::new();
     for rule in RULES {
         let outcome = match (rule.about, rule.forget) {

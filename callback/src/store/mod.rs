@@ -1,6 +1,7 @@
-//! The records: one SQLite database in `callback.data_dir`. One connection behind a mutex is the
-//! single writer; every call runs on tokio's blocking pool so a slow disk never stalls the
-//! request threads.
+//! The records: one SQLite database in `callback.data_dir`. One connection, owned by one
+//! thread ([`writer`]), runs every call in order and commits the calls that arrive together
+//! in one transaction; a slow disk never stalls the request threads, and nothing is answered
+//! before it is committed.
 
 pub mod backup;
 mod crypto;
@@ -12,9 +13,10 @@ mod rotate;
 pub mod rules;
 pub mod security_log;
 mod uploads;
+mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -61,12 +63,13 @@ pub enum StoreError {
     Open(#[from] OpenError),
     #[error("database worker stopped: {0}")]
     Worker(String),
+    #[error("database: the change was not saved ({0}); nothing of it was kept")]
+    NotCommitted(String),
 }
 
 #[derive(Clone)]
 pub struct Store {
-    conn: Arc<Mutex<Connection>>,
-    cipher: Cipher,
+    writer: Arc<writer::Writer>,
     path: PathBuf,
 }
 
@@ -179,9 +182,10 @@ impl Store {
                 });
             }
         };
+        let writer = writer::Writer::start(conn, cipher)
+            .map_err(|e| StoreError::Worker(format!("cannot start the database thread: {e}")))?;
         Ok(Store {
-            conn: Arc::new(Mutex::new(conn)),
-            cipher,
+            writer: Arc::new(writer),
             path,
         })
     }
@@ -194,21 +198,13 @@ impl Store {
         migrate::latest()
     }
 
+    /// Runs `f` on the database thread (see [`writer`]); its result once it is committed.
     async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
         F: FnOnce(&mut Connection, &Cipher) -> Result<R, StoreError> + Send + 'static,
     {
-        let conn = self.conn.clone();
-        let cipher = self.cipher.clone();
-        tokio::task::spawn_blocking(move || {
-            // A panic while holding the lock leaves SQLite consistent (uncommitted transactions
-            // roll back), so a poisoned mutex is still safe to use.
-            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut guard, &cipher)
-        })
-        .await
-        .map_err(|e| StoreError::Worker(e.to_string()))?
+        self.writer.call(f).await
     }
 
     /// Stores a new sign-in state. Expired states go at the same time, and beyond
@@ -239,19 +235,21 @@ impl Store {
         let max_live = i64::try_from(max_live.max(1)).unwrap_or(i64::MAX);
         self.call(move |c, cipher| {
             let enc = cipher.seal(verifier.expose(), &aad("auth_states.verifier", &hex::encode(&hash)));
-            let tx = c.transaction()?;
-            tx.execute("DELETE FROM auth_states WHERE expires_at <= ?1", params![now])?;
-            tx.execute(
+            // Cached statements: this runs once per sign-in start, the service's busiest write.
+            let tx = c.savepoint()?;
+            tx.prepare_cached("DELETE FROM auth_states WHERE expires_at <= ?1")?
+                .execute(params![now])?;
+            tx.prepare_cached(
                 "INSERT INTO auth_states (state_hash, verifier_enc, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                params![hash, enc, now, now.saturating_add(ms(ttl))],
-            )?;
+            )?
+            .execute(params![hash, enc, now, now.saturating_add(ms(ttl))])?;
             // Oldest first; every state has the same lifetime, so expiry order is age order.
-            tx.execute(
+            tx.prepare_cached(
                 "DELETE FROM auth_states WHERE state_hash IN (
                     SELECT state_hash FROM auth_states ORDER BY expires_at, created_at
                     LIMIT max(0, (SELECT count(*) FROM auth_states) - ?1))",
-                params![max_live],
-            )?;
+            )?
+            .execute(params![max_live])?;
             tx.commit()?;
             Ok(())
         })
@@ -274,11 +272,10 @@ impl Store {
         let hash = sha256(state);
         self.call(move |c, cipher| {
             let row: Option<(Vec<u8>, i64)> = c
-                .query_row(
+                .prepare_cached(
                     "DELETE FROM auth_states WHERE state_hash = ?1 RETURNING verifier_enc, expires_at",
-                    params![hash],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
+                )?
+                .query_row(params![hash], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             match row {
                 None => Ok(None),
@@ -393,7 +390,7 @@ impl Store {
     pub async fn replace_tokens(&self, open_id: &str, t: TokenSet) -> Result<bool, StoreError> {
         let open_id = open_id.to_string();
         self.call(move |c, cipher| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             let access = cipher.seal(
                 t.access.expose(),
                 &aad("connections.access_token", &open_id),
@@ -486,7 +483,7 @@ impl Store {
         let hash = sha256(cookie_value);
         let oldest = now.saturating_sub(ms(idle));
         self.call(move |c, _| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             tx.execute(
                 "DELETE FROM sessions WHERE id_hash = ?1 AND last_seen_at < ?2",
                 params![hash, oldest],

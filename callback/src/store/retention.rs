@@ -74,7 +74,7 @@ pub(super) fn purge_now(c: &mut Connection, now: i64, r: Retention) -> rusqlite:
         (":idle_cutoff", &idle_cutoff),
         (":retention_cutoff", &retention_cutoff),
     ];
-    let tx = c.transaction()?;
+    let tx = c.savepoint()?;
     let mut purged = Vec::new();
     for rule in RULES {
         let Some(expired) = rule.expired else {

@@ -3,7 +3,7 @@
 //! the new key or, when one does not open, none does and the database is as it was.
 
 use rusqlite::types::Value;
-use rusqlite::{Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, params};
 
 use super::{Cipher, Store, StoreError, aad};
 
@@ -93,7 +93,8 @@ impl Store {
     /// schema has an encrypted (`*_enc`) column not listed here.
     pub async fn rotate_key(&self, new: Cipher) -> Result<Rotated, RotateError> {
         self.call(move |c, old| {
-            let tx = match c.transaction_with_behavior(TransactionBehavior::Immediate) {
+            // The writer's batch already holds the write lock (BEGIN IMMEDIATE).
+            let tx = match c.savepoint() {
                 Ok(tx) => tx,
                 Err(e) => return Ok(Err(e.into())),
             };
@@ -108,7 +109,7 @@ impl Store {
     }
 }
 
-fn rotate(tx: &Transaction<'_>, old: &Cipher, new: &Cipher) -> Result<Rotated, RotateError> {
+fn rotate(tx: &Connection, old: &Cipher, new: &Cipher) -> Result<Rotated, RotateError> {
     let encrypted: Vec<(String, String)> = tx
         .prepare(
             "SELECT m.name, p.name FROM sqlite_schema m, pragma_table_info(m.name) p

@@ -168,7 +168,7 @@ impl Store {
     /// same form create one row.
     pub async fn create_upload(&self, u: NewUpload, now: i64) -> Result<Created, StoreError> {
         self.call(move |c, _| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             let running: Option<i64> = tx
                 .query_row(
                     &format!("SELECT id FROM uploads WHERE asset_label = ?1 AND state IN {ACTIVE}"),
@@ -331,7 +331,7 @@ impl Store {
     /// that had sent every byte are returned, so their status can be polled again instead.
     pub async fn recover_uploads(&self, now: i64) -> Result<(usize, Vec<i64>), StoreError> {
         self.call(move |c, _| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             let n = tx.execute(
                 "UPDATE uploads SET state = 'interrupted', updated_at = ?1, finished_at = ?1,
                     error_message = 'The service stopped while this upload was running.'
