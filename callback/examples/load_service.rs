@@ -29,7 +29,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let port: u16 = port.parse()?;
     let rate_limit: u32 = rate_limit.parse()?;
-    mdz_callback::init_logging();
+    let _log = mdz_callback::init_logging();
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let origin = format!("http://127.0.0.1:{}", listener.local_addr()?.port());

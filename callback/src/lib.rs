@@ -101,8 +101,7 @@ pub struct App {
     /// Draft uploads running in the background.
     pub jobs: handoff::Jobs,
     style_source: String,
-    default_csp: String,
-    https: bool,
+    standard_headers: http::StandardHeaders,
 }
 
 impl App {
@@ -122,8 +121,10 @@ impl App {
         let style_source = style_hash_source(STYLE);
         Ok(App {
             limiter: http::Limiter::per_minute(config.callback.rate_limit),
-            https: config.callback.public_url.starts_with("https://"),
-            default_csp: http::csp(&style_source, None),
+            standard_headers: http::StandardHeaders::new(
+                &http::csp(&style_source, None),
+                config.callback.public_url.starts_with("https://"),
+            ),
             style_source,
             config,
             options,
@@ -186,15 +187,33 @@ pub fn random_token() -> String {
 /// Logs to stderr, `RUST_LOG` to tune (default `info`). The HTTP libraries stay at `info`
 /// whatever `RUST_LOG` says: their debug and trace output includes request headers, and so
 /// would include `Authorization: Bearer` tokens.
-pub fn init_logging() {
+///
+/// Lines are formatted on the request's thread and written by one logging thread that gathers
+/// whatever is queued into one `write`: under load a write syscall per request line cost
+/// `/healthz` a quarter of its throughput (BENCHMARKS.md). Nothing is dropped: when the queue
+/// is full, logging waits. Keep the guard until the end of `main`; dropping it writes out what
+/// is still queued.
+#[must_use = "dropping the guard stops logging; hold it until the end of main"]
+pub fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     let wanted = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
     let directives = format!("{wanted},hyper=info,hyper_util=info,reqwest=info,h2=info");
     let filter = tracing_subscriber::EnvFilter::try_new(&directives)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        // The queue is allocated whole at start; the default (128,000 lines) is 4 MiB.
+        .buffered_lines_limit(8 * 1024)
+        .thread_name("mdz-log")
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         // Colour codes only for a person at a terminal, not in journald or a log file.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(ansi)
         .try_init();
+    guard
 }

@@ -107,7 +107,7 @@ enum AssetsAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    mdz_callback::init_logging();
+    let log = mdz_callback::init_logging();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -193,6 +193,10 @@ fn main() -> ExitCode {
             }
         }
     });
+    // Tasks still running may log as they stop; then the queued lines go out, so that the
+    // final error is the last line.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    drop(log);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -41,7 +41,7 @@ pub async fn callback(app: &App, ctx: &Ctx) -> Resp {
 }
 
 async fn callback_page(app: &App, ctx: &Ctx) -> Resp {
-    let query = match parse_form(&ctx.query) {
+    let query = match parse_form(ctx.query()) {
         Ok(q) => q,
         Err(e) => {
             app.event(ctx, events::BAD_REQUEST, 400, &e.to_string())

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
+use tokio::task::AbortHandle;
 
 pub struct Conns {
     max: usize,
@@ -27,7 +28,10 @@ struct Table {
 
 struct Slot {
     busy: Arc<AtomicBool>,
-    evict: Arc<Notify>,
+    /// The connection's task, cancelled to evict it. Cancelling, rather than a signal the task
+    /// waits for beside its connection, costs nothing per request: a `select!` on such a signal
+    /// polled it at every wake-up of every connection.
+    task: Option<AbortHandle>,
 }
 
 /// One admitted connection. Dropping it gives its place back.
@@ -35,7 +39,6 @@ pub struct Admitted {
     conns: Arc<Conns>,
     id: u64,
     busy: Arc<AtomicBool>,
-    evict: Arc<Notify>,
 }
 
 /// Marks its connection as inside a request until dropped.
@@ -61,7 +64,7 @@ impl Conns {
     }
 
     /// A place for a new connection: a free one, or the place of the oldest idle connection
-    /// (which is told to close). `None` when every open connection is inside a request; wait
+    /// (whose task is cancelled, which closes it). `None` when every open connection is inside a request; wait
     /// for [`Conns::freed`] and try again.
     pub fn admit(self: &Arc<Self>) -> Option<Admitted> {
         let mut t = self.lock();
@@ -72,27 +75,36 @@ impl Conns {
                 .find(|(_, s)| !s.busy.load(Ordering::Acquire))
                 .map(|(id, _)| *id)?;
             if let Some(slot) = t.open.remove(&oldest_idle) {
-                slot.evict.notify_one();
+                if let Some(task) = slot.task {
+                    task.abort();
+                }
                 t.evicted += 1;
+                tracing::debug!("idle connection closed to make room");
             }
         }
         let id = t.next_id;
         t.next_id += 1;
         let busy = Arc::new(AtomicBool::new(false));
-        let evict = Arc::new(Notify::new());
         t.open.insert(
             id,
             Slot {
                 busy: busy.clone(),
-                evict: evict.clone(),
+                task: None,
             },
         );
         Some(Admitted {
             conns: self.clone(),
             id,
             busy,
-            evict,
         })
+    }
+
+    /// Names the task serving an admitted connection, so that it can be evicted. A connection
+    /// that has already closed is not there any more, and nothing happens.
+    pub fn attach(&self, admitted_id: u64, task: AbortHandle) {
+        if let Some(slot) = self.lock().open.get_mut(&admitted_id) {
+            slot.task = Some(task);
+        }
     }
 
     /// Completes after a connection closed (or at once if one closed since the last wait).
@@ -120,9 +132,8 @@ impl Admitted {
         Busy(self.busy.clone())
     }
 
-    /// Completes when this connection must close to make room for a newer one.
-    pub async fn evicted(&self) {
-        self.evict.notified().await;
+    pub fn id(&self) -> u64 {
+        self.id
     }
 }
 
@@ -137,29 +148,55 @@ impl Drop for Admitted {
 mod tests {
     use super::*;
 
+    /// A connection task that holds its place until cancelled.
+    fn serve(conns: &Arc<Conns>, admitted: Admitted) -> tokio::task::JoinHandle<()> {
+        let id = admitted.id();
+        let task = tokio::spawn(async move {
+            let _held = admitted;
+            std::future::pending::<()>().await;
+        });
+        conns.attach(id, task.abort_handle());
+        task
+    }
+
+    async fn cancelled(task: tokio::task::JoinHandle<()>) -> bool {
+        tokio::time::timeout(std::time::Duration::from_secs(1), task)
+            .await
+            .expect("the task ended")
+            .is_err_and(|e| e.is_cancelled())
+    }
+
     #[tokio::test]
     async fn a_full_table_evicts_the_oldest_idle_connection_and_never_a_busy_one() {
         let conns = Conns::new(3);
         let a = conns.admit().unwrap();
-        let b = conns.admit().unwrap();
-        let c = conns.admit().unwrap();
         let _in_request = a.busy();
+        let a = serve(&conns, a);
+        let b = serve(&conns, conns.admit().unwrap());
+        let c = conns.admit().unwrap();
+        let c_busy = c.busy();
+        let c = serve(&conns, c);
         // Full: `a` is busy, so `b` (the oldest idle) makes room.
         let d = conns.admit().unwrap();
         assert_eq!(conns.open(), 3);
         assert_eq!(conns.evicted(), 1);
-        tokio::time::timeout(std::time::Duration::from_secs(1), b.evicted())
-            .await
-            .expect("b was told to close");
-        drop(b);
-        assert_eq!(conns.open(), 3, "b's place already went to d");
-        let _c_busy = c.busy();
-        let _d_busy = d.busy();
+        assert!(cancelled(b).await, "b was closed");
+        assert_eq!(conns.open(), 3, "b's place went to d");
+        let d_busy = d.busy();
+        let d = serve(&conns, d);
         assert!(conns.admit().is_none(), "every connection is in a request");
-        drop(_d_busy);
+        drop(d_busy);
         let e = conns.admit().expect("d is idle again");
         assert_eq!(conns.evicted(), 2);
-        drop((a, c, d, e));
+        assert!(cancelled(d).await, "d was closed");
+        assert!(
+            !a.is_finished() && !c.is_finished(),
+            "busy ones are never cut"
+        );
+        drop((_in_request, c_busy, e));
+        a.abort();
+        c.abort();
+        let _ = (a.await, c.await);
         assert_eq!(conns.open(), 0);
         tokio::time::timeout(std::time::Duration::from_secs(1), conns.freed())
             .await

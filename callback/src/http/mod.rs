@@ -24,7 +24,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
-pub use headers::{SESSION_COOKIE, STATE_COOKIE, csp};
+pub use headers::{SESSION_COOKIE, STATE_COOKIE, Standard as StandardHeaders, csp};
 pub use limits::Limiter;
 pub use request::{
     BodyError, MAX_FORM, MAX_QUERY, QueryError, client_addr, cookie_value, form_body, is_form,
@@ -84,12 +84,11 @@ pub async fn serve(
             }
         };
         let Some(admitted) = admitted else { break };
-        let admitted = Arc::new(admitted);
+        let id = admitted.id();
         let app = app.clone();
-        let in_conn = admitted.clone();
         let service = service_fn(move |req| {
             let app = app.clone();
-            let busy = in_conn.busy();
+            let busy = admitted.busy();
             async move {
                 let resp = handle(app, req, peer).await;
                 drop(busy);
@@ -97,17 +96,13 @@ pub async fn serve(
             }
         });
         let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
-            tokio::select! {
-                result = conn => {
-                    if let Err(e) = result {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
-                }
-                // Dropping the connection closes it.
-                () = admitted.evicted() => tracing::debug!("idle connection closed to make room"),
+        // Evicting the connection (see `conns`) cancels this task, which closes it.
+        let task = tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
             }
         });
+        conns.attach(id, task.abort_handle());
     }
     drop(listener);
     tokio::select! {
@@ -122,22 +117,24 @@ pub async fn serve(
 /// One request: limits, routing, then the headers every response carries.
 pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Resp {
     let started = Instant::now();
-    let ctx = Ctx::new(&req, peer, app.config.callback.real_ip_header.as_deref());
-    let mut resp = route(&app, &ctx, req).await;
-    headers::secure(&mut resp, &app.default_csp, app.https);
-    // Path only: the query string carries authorization codes.
-    tracing::info!(
-        method = %ctx.method,
-        path = %ctx.path,
-        status = resp.status().as_u16(),
-        ms = started.elapsed().as_millis() as u64,
-        "request"
-    );
+    let (parts, body) = req.into_parts();
+    let ctx = Ctx::new(parts, peer, app.config.callback.real_ip_header.as_deref());
+    let mut resp = route(&app, &ctx, body).await;
+    app.standard_headers.apply(&mut resp);
+    let (status, ms) = (resp.status().as_u16(), started.elapsed().as_millis() as u64);
+    // Path only: the query string carries authorization codes. A health check that succeeds
+    // is logged at debug: a monitor polling it would otherwise fill the log, and formatting a
+    // line per probe cost a fifth of `/healthz`'s throughput (BENCHMARKS.md).
+    if ctx.path() == "/healthz" && status == 200 {
+        tracing::debug!(method = %ctx.method, path = %ctx.path(), status, ms, "request");
+    } else {
+        tracing::info!(method = %ctx.method, path = %ctx.path(), status, ms, "request");
+    }
     resp
 }
 
-async fn route(app: &Arc<App>, ctx: &Ctx, req: Request<Incoming>) -> Resp {
-    if ctx.query.len() > MAX_QUERY {
+async fn route(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
+    if ctx.query().len() > MAX_QUERY {
         if app.limiter.note_refusal(ctx.client) {
             app.event(
                 ctx,
@@ -157,7 +154,7 @@ async fn route(app: &Arc<App>, ctx: &Ctx, req: Request<Incoming>) -> Resp {
             },
         );
     }
-    let limited = ctx.path.starts_with("/auth/") || ctx.path.starts_with("/operator");
+    let limited = ctx.path().starts_with("/auth/") || ctx.path().starts_with("/operator");
     if limited {
         if let Err(wait) = app.limiter.check(ctx.client) {
             let secs = limits::retry_after_secs(wait);
@@ -181,7 +178,7 @@ async fn route(app: &Arc<App>, ctx: &Ctx, req: Request<Incoming>) -> Resp {
     if declared_length(ctx).is_some_and(|n| n > MAX_FORM as u64) {
         return app.page(ctx, request::too_large());
     }
-    let allowed: &[Method] = match ctx.path.as_str() {
+    let allowed: &[Method] = match ctx.path() {
         "/auth/tiktok/start" | "/auth/tiktok/callback" | "/operator" | "/healthz" => &[Method::GET],
         "/operator/disconnect" | uploads::CREATE_PATH => &[Method::POST],
         p if uploads::status_id(p).is_some() => &[Method::GET],
@@ -207,13 +204,13 @@ async fn route(app: &Arc<App>, ctx: &Ctx, req: Request<Incoming>) -> Resp {
         }
         return resp;
     }
-    match ctx.path.as_str() {
+    match ctx.path() {
         "/healthz" => text(StatusCode::OK, "ok\n"),
         "/auth/tiktok/start" => auth::start(app, ctx).await,
         "/auth/tiktok/callback" => auth::callback(app, ctx).await,
         "/operator" => operator::show(app, ctx).await,
-        "/operator/disconnect" => operator::disconnect(app, ctx, req).await,
-        uploads::CREATE_PATH => uploads::create(app, ctx, req).await,
+        "/operator/disconnect" => operator::disconnect(app, ctx, body).await,
+        uploads::CREATE_PATH => uploads::create(app, ctx, body).await,
         p if uploads::status_id(p).is_some() => uploads::show(app, ctx).await,
         _ => app.page(ctx, Page::NotFound),
     }
@@ -259,7 +256,7 @@ impl App {
     }
 
     pub(crate) fn page_with_image(&self, ctx: &Ctx, page: Page, img_origin: Option<&str>) -> Resp {
-        let html = self.pages.render(&page, &ctx.path);
+        let html = self.pages.render(&page, ctx.path());
         let mut r = Response::new(Full::new(Bytes::from(html)));
         *r.status_mut() = page.status();
         r.headers_mut().insert(
@@ -278,7 +275,7 @@ impl App {
         let e = SecurityEvent {
             kind,
             method: ctx.method.to_string(),
-            path: ctx.path.chars().take(512).collect(),
+            path: ctx.path().chars().take(512).collect(),
             status,
             client: ctx.client.to_string(),
             user_agent: ctx.user_agent(),

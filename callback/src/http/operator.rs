@@ -2,7 +2,6 @@
 //! connected account (with its approved videos and recent uploads, from [`super::uploads`]),
 //! and the way to cut it off.
 
-use hyper::Request;
 use hyper::StatusCode;
 use hyper::body::Incoming;
 use subtle::ConstantTimeEq;
@@ -131,7 +130,7 @@ async fn fresh_account(app: &App, open_id: &str) -> Result<Option<Account>, Page
     }
 }
 
-pub async fn disconnect(app: &App, ctx: &Ctx, req: Request<Incoming>) -> Resp {
+pub async fn disconnect(app: &App, ctx: &Ctx, body: Incoming) -> Resp {
     if !same_origin(app, ctx) {
         app.event(ctx, events::CSRF_REJECTED, 403, "cross-origin POST")
             .await;
@@ -142,7 +141,7 @@ pub async fn disconnect(app: &App, ctx: &Ctx, req: Request<Incoming>) -> Resp {
         Ok(None) => return app.page(ctx, sign_in_required()),
         Err(page) => return app.page(ctx, page),
     };
-    let form = match read_form(req, app.options.body_read_timeout).await {
+    let form = match read_form(&ctx.headers, body, app.options.body_read_timeout).await {
         Ok(f) => f,
         Err(e) => return app.page(ctx, body_error_page(e)),
     };

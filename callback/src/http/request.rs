@@ -9,31 +9,39 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HeaderMap, USER_AGENT};
-use hyper::{Method, Request};
+use hyper::http::request::Parts;
+use hyper::{Method, Uri};
 
 /// Longest accepted query string. TikTok's callback query is a few hundred bytes.
 pub const MAX_QUERY: usize = 2048;
 /// Largest accepted form body. The service's forms carry a CSRF token and a label.
 pub const MAX_FORM: usize = 8 * 1024;
 
+/// The request without its body, taken apart once: nothing is copied.
 pub struct Ctx {
     pub method: Method,
-    pub path: String,
-    pub query: String,
+    pub uri: Uri,
     pub headers: HeaderMap,
     pub client: IpAddr,
 }
 
 impl Ctx {
     /// `real_ip_header` is `callback.real_ip_header` (see [`client_addr`]).
-    pub fn new(req: &Request<Incoming>, peer: SocketAddr, real_ip_header: Option<&str>) -> Self {
+    pub fn new(parts: Parts, peer: SocketAddr, real_ip_header: Option<&str>) -> Self {
         Self {
-            method: req.method().clone(),
-            path: req.uri().path().to_string(),
-            query: req.uri().query().unwrap_or("").to_string(),
-            headers: req.headers().clone(),
-            client: client_addr(req.headers(), peer, real_ip_header),
+            client: client_addr(&parts.headers, peer, real_ip_header),
+            method: parts.method,
+            uri: parts.uri,
+            headers: parts.headers,
         }
+    }
+
+    pub fn path(&self) -> &str {
+        self.uri.path()
+    }
+
+    pub fn query(&self) -> &str {
+        self.uri.query().unwrap_or("")
     }
 
     pub fn user_agent(&self) -> String {
@@ -172,21 +180,21 @@ pub enum BodyError {
 /// Reads a form body of at most [`MAX_FORM`] bytes within `timeout`, so a client trickling
 /// bytes cannot hold a connection and a task open.
 pub async fn read_form(
-    req: Request<Incoming>,
+    headers: &HeaderMap,
+    body: Incoming,
     timeout: Duration,
 ) -> Result<HashMap<String, String>, BodyError> {
-    let declared = req
-        .headers()
+    let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_FORM as u64) {
         return Err(BodyError::TooLarge);
     }
-    if !is_form(req.headers()) {
+    if !is_form(headers) {
         return Err(BodyError::NotAForm);
     }
-    let limited = Limited::new(req.into_body(), MAX_FORM);
+    let limited = Limited::new(body, MAX_FORM);
     let body: Bytes = match tokio::time::timeout(timeout, limited.collect()).await {
         Err(_) => return Err(BodyError::TooSlow),
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
+use hyper::StatusCode;
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
-use hyper::{Request, StatusCode};
 use subtle::ConstantTimeEq;
 
 use super::auth::server_error;
@@ -299,7 +299,7 @@ async fn check(app: &App, label: &str, open_id: &str) -> Result<(String, Ready),
     ))
 }
 
-pub async fn create(app: &Arc<App>, ctx: &Ctx, req: Request<Incoming>) -> Resp {
+pub async fn create(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
     if !same_origin(app, ctx) {
         app.event(ctx, events::CSRF_REJECTED, 403, "cross-origin POST")
             .await;
@@ -310,7 +310,7 @@ pub async fn create(app: &Arc<App>, ctx: &Ctx, req: Request<Incoming>) -> Resp {
         Ok(None) => return app.page(ctx, sign_in_required()),
         Err(page) => return app.page(ctx, page),
     };
-    let form = match read_form(req, app.options.body_read_timeout).await {
+    let form = match read_form(&ctx.headers, body, app.options.body_read_timeout).await {
         Ok(f) => f,
         Err(e) => return app.page(ctx, body_error_page(e)),
     };
@@ -389,7 +389,7 @@ pub async fn show(app: &App, ctx: &Ctx) -> Resp {
         Ok(None) => return app.page(ctx, sign_in_required()),
         Err(page) => return app.page(ctx, page),
     };
-    let Some(id) = status_id(&ctx.path) else {
+    let Some(id) = status_id(ctx.path()) else {
         return app.page(ctx, Page::NotFound);
     };
     let row = match app.store.upload(id).await {
@@ -401,7 +401,7 @@ pub async fn show(app: &App, ctx: &Ctx) -> Resp {
             return app.page(ctx, server_error());
         }
     };
-    let refreshing = parse_form(&ctx.query)
+    let refreshing = parse_form(ctx.query())
         .ok()
         .and_then(|q| q.get("refresh").cloned())
         .as_deref()
