@@ -45,7 +45,9 @@ impl Writer {
         })
     }
 
-    pub(super) async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
+    /// Queues `f` at once, in the order of the calls (not when the future is first polled),
+    /// and completes with its result once its batch is committed.
+    pub(super) fn call<R, F>(&self, f: F) -> impl Future<Output = Result<R, StoreError>> + use<R, F>
     where
         R: Send + 'static,
         F: FnOnce(&mut Connection, &Cipher) -> Result<R, StoreError> + Send + 'static,
@@ -68,12 +70,17 @@ impl Writer {
             });
             (ok, deliver)
         });
-        let sent = self.jobs.as_ref().map(|jobs| jobs.send(run));
-        if !matches!(sent, Some(Ok(()))) {
-            return Err(StoreError::Worker("the database thread has stopped".into()));
+        let sent = self
+            .jobs
+            .as_ref()
+            .is_some_and(|jobs| jobs.send(run).is_ok());
+        async move {
+            if !sent {
+                return Err(StoreError::Worker("the database thread has stopped".into()));
+            }
+            rx.await
+                .map_err(|_| StoreError::Worker("the database thread has stopped".into()))?
         }
-        rx.await
-            .map_err(|_| StoreError::Worker("the database thread has stopped".into()))?
     }
 }
 
@@ -183,14 +190,17 @@ mod tests {
             .unwrap()
     }
 
-    /// Holds the database thread inside a call until the returned sender is used, so that the
-    /// calls made meanwhile queue up and run as one batch.
+    /// Holds the database thread inside a call, alone in its batch, until the returned sender
+    /// is used: the calls made meanwhile queue up and then run as one batch.
     fn hold(w: &Writer) -> (std::sync::mpsc::Sender<()>, impl Future<Output = ()>) {
+        let (started, running) = std::sync::mpsc::channel::<()>();
         let (release, held) = std::sync::mpsc::channel::<()>();
         let first = w.call(move |_, _| {
+            started.send(()).unwrap();
             held.recv().unwrap();
             Ok(())
         });
+        running.recv().unwrap();
         (release, async move { first.await.unwrap() })
     }
 
@@ -204,38 +214,36 @@ mod tests {
                 Ok(v)
             })
         };
-        let (r1, r2, dup, failing, panicking, ()) = tokio::join!(
-            first,
-            insert(1),
-            insert(1),
-            w.call(|c, _| {
-                // Half done, then an error: the half must not stay.
-                c.execute("INSERT INTO t (v) VALUES (50)", [])?;
-                c.execute("INSERT INTO nowhere VALUES (1)", [])?;
-                Ok(())
-            }),
-            w.call(|c, _| -> Result<(), StoreError> {
-                c.execute("INSERT INTO t (v) VALUES (60)", []).unwrap();
-                panic!("a bug in a call");
-            }),
-            // join! polls in order, so every call above is queued behind the held one first.
-            async {
-                tokio::task::yield_now().await;
-                release.send(()).unwrap();
-            },
-        );
-        let () = r1;
-        assert_eq!(r2.unwrap(), 1);
+        let one = insert(1);
+        let dup = insert(1);
+        let failing = w.call(|c, _| {
+            // Half done, then an error: the half must not stay.
+            c.execute("INSERT INTO t (v) VALUES (50)", [])?;
+            c.execute("INSERT INTO nowhere VALUES (1)", [])?;
+            Ok(())
+        });
+        let panicking = w.call(|c, _| -> Result<(), StoreError> {
+            c.execute("INSERT INTO t (v) VALUES (60)", []).unwrap();
+            panic!("a bug in a call");
+        });
+        let three = insert(3);
+        release.send(()).unwrap();
+        first.await;
+        assert_eq!(one.await.unwrap(), 1);
+        let dup = dup.await;
         assert!(matches!(dup, Err(StoreError::Sqlite(_))), "{dup:?}");
+        let failing = failing.await;
         assert!(matches!(failing, Err(StoreError::Sqlite(_))), "{failing:?}");
+        let panicking = panicking.await;
         assert!(
             matches!(panicking, Err(StoreError::Worker(_))),
             "{panicking:?}"
         );
-        assert_eq!(committed(&reader), [1]);
+        assert_eq!(three.await.unwrap(), 3);
+        assert_eq!(committed(&reader), [1, 3]);
         // The thread lives on after the panic.
         assert_eq!(insert(4).await.unwrap(), 4);
-        assert_eq!(committed(&reader), [1, 4]);
+        assert_eq!(committed(&reader), [1, 3, 4]);
     }
 
     #[tokio::test]
@@ -251,20 +259,14 @@ mod tests {
         // A deferred foreign key is only checked at COMMIT, so this batch fails there, after
         // every call in it has run and succeeded.
         let (release, first) = hold(&w);
-        let (r0, good, bad, ()) = tokio::join!(
-            first,
-            w.call(|c, _| Ok(c.execute("INSERT INTO t (v) VALUES (2)", [])?)),
-            w.call(|c, _| {
-                c.execute_batch("PRAGMA defer_foreign_keys = ON")?;
-                Ok(c.execute("INSERT INTO child (id, parent) VALUES (1, 99)", [])?)
-            }),
-            // join! polls in order, so both calls above are queued before this releases.
-            async {
-                tokio::task::yield_now().await;
-                release.send(()).unwrap();
-            },
-        );
-        let () = r0;
+        let good = w.call(|c, _| Ok(c.execute("INSERT INTO t (v) VALUES (2)", [])?));
+        let bad = w.call(|c, _| {
+            c.execute_batch("PRAGMA defer_foreign_keys = ON")?;
+            Ok(c.execute("INSERT INTO child (id, parent) VALUES (1, 99)", [])?)
+        });
+        release.send(()).unwrap();
+        first.await;
+        let (good, bad) = (good.await, bad.await);
         assert!(matches!(good, Err(StoreError::NotCommitted(_))), "{good:?}");
         assert!(matches!(bad, Err(StoreError::NotCommitted(_))), "{bad:?}");
         assert_eq!(
