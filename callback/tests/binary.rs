@@ -318,3 +318,57 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .windows(needle.len())
         .any(|w| w == needle.as_bytes())
 }
+
+/// The request log at the default level: one line per request, health checks that succeed
+/// only at debug (a monitor would fill the log), and every line written out by the time the
+/// process has stopped (lines go through a logging thread).
+#[tokio::test]
+async fn the_request_log_leaves_out_successful_health_checks_and_loses_nothing_at_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::child::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    std::fs::write(dir.path().join("config.toml"), SITE).unwrap();
+    let env: Vec<(String, String)> = [
+        ("TIKTOK_CLIENT_KEY", "sim-client-key"),
+        ("TIKTOK_CLIENT_SECRET", "sim-client-secret"),
+        ("MDZ_TOKEN_KEY", KEY_HEX),
+        ("MDZ_CALLBACK_LISTEN", &format!("127.0.0.1:{port}")),
+        ("MDZ_CALLBACK_PUBLIC_URL", &base),
+        ("MDZ_CALLBACK_DATA_DIR", "data"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let service = common::child::Service::start(dir.path(), &env, &format!("{base}/healthz")).await;
+    let http = reqwest::Client::new();
+    for _ in 0..20 {
+        let r = http.get(format!("{base}/healthz")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    // Many requests just before the stop: all of them must be in the log after it.
+    for i in 0..200 {
+        let r = http
+            .get(format!("{base}/no-such-page-{i}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404);
+    }
+    let logs = service.stop();
+    let requests: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains(" request ") || l.ends_with(" request"))
+        .collect();
+    assert!(
+        !requests.iter().any(|l| l.contains("/healthz")),
+        "successful health checks are not logged at info:\n{logs}"
+    );
+    for i in 0..200 {
+        let path = format!("path=/no-such-page-{i} ");
+        assert!(
+            requests.iter().any(|l| l.contains(&path)),
+            "the request for /no-such-page-{i} is missing from the log:\n{logs}"
+        );
+    }
+    assert!(logs.contains("shutting down"), "{logs}");
+}
