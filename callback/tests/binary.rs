@@ -328,17 +328,14 @@ async fn the_request_log_leaves_out_successful_health_checks_and_loses_nothing_a
     let port = common::child::free_port();
     let base = format!("http://127.0.0.1:{port}");
     std::fs::write(dir.path().join("config.toml"), SITE).unwrap();
-    let env: Vec<(String, String)> = [
+    let env = common::child::env(&[
         ("TIKTOK_CLIENT_KEY", "sim-client-key"),
         ("TIKTOK_CLIENT_SECRET", "sim-client-secret"),
         ("MDZ_TOKEN_KEY", KEY_HEX),
         ("MDZ_CALLBACK_LISTEN", &format!("127.0.0.1:{port}")),
         ("MDZ_CALLBACK_PUBLIC_URL", &base),
         ("MDZ_CALLBACK_DATA_DIR", "data"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    ]);
     let service = common::child::Service::start(dir.path(), &env, &format!("{base}/healthz")).await;
     let http = reqwest::Client::new();
     for _ in 0..20 {

@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::child::{Service, free_port, run};
+use common::child::{Service, env, free_port, run};
 use common::{OPEN_ID, Reply, SITE, cookie_header, query_param, read};
 use mdz_callback::http::{SESSION_COOKIE, STATE_COOKIE};
 use mdz_callback::secrets::TokenKey;
@@ -23,13 +23,6 @@ fn key(hex_key: &str) -> TokenKey {
     let mut b = [0u8; 32];
     hex::decode_to_slice(hex_key, &mut b).unwrap();
     TokenKey::from_bytes(b)
-}
-
-fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
 }
 
 /// Every encrypted value in the database, as stored.

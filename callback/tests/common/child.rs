@@ -17,6 +17,14 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// An environment for [`run`] or [`Service::start`], from literal pairs.
+pub fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 fn command(dir: &Path, args: &[&str], env: &[(String, String)]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(args)
