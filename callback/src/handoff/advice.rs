@@ -1,4 +1,4 @@
-//! What went wrong, in words the operator can act on (`tiktok-api.md` §7–§10). Each
+//! What went wrong, in words the operator can act on (`docs/tiktok-contract.md` §7–§10). Each
 //! [`Failure`] keeps TikTok's raw code or `fail_reason` and `log_id` beside the explanation,
 //! because TikTok support asks for them.
 

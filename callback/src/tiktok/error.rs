@@ -1,5 +1,5 @@
 //! What can go wrong talking to TikTok, sorted by what the operator should do about it
-//! (`tiktok-api.md` §5 and §10).
+//! (`docs/tiktok-contract.md` §5 and §10).
 
 use std::fmt;
 

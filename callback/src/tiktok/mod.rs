@@ -1,5 +1,5 @@
 //! The TikTok client: authorize URL and PKCE, token exchange, refresh, revoke and user info, as
-//! `tiktok-api.md` states the wire contract. Every call has a timeout and never follows a
+//! `docs/tiktok-contract.md` states the wire contract. Every call has a timeout and never follows a
 //! redirect (a redirect from an API host is either a fault or an attack), tokens travel only in
 //! form bodies and `Authorization` headers, and what gets logged is TikTok's `log_id`.
 
@@ -91,7 +91,7 @@ impl Client {
             upload_http,
             auth_url: config.tiktok.auth_url.clone(),
             api_base: config.tiktok.api_base.trim_end_matches('/').to_string(),
-            redirect_uri: config.redirect_uri(),
+            redirect_uri: crate::redirect_uri(config),
             scopes: config.tiktok.scopes.clone(),
             pkce: config.tiktok.pkce_challenge,
             client_key: secrets.client_key.clone(),
