@@ -14,7 +14,7 @@ use crate::scopes;
 
 pub const DEFAULT_AUTH_URL: &str = "https://www.tiktok.com/v2/auth/authorize/";
 pub const DEFAULT_API_BASE: &str = "https://open.tiktokapis.com";
-/// TikTok's nominal chunk for multi-chunk uploads; see `tiktok-api.md` §8.
+/// TikTok's nominal chunk for multi-chunk uploads; see `docs/tiktok-contract.md` §8.
 pub const DEFAULT_CHUNK_SIZE: u64 = 10_000_000;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -362,11 +362,6 @@ impl Config {
             self.dir.join(p)
         }
     }
-
-    /// The redirect URI registered at TikTok: the public origin plus the callback route.
-    pub fn redirect_uri(&self) -> String {
-        format!("{}/auth/tiktok/callback", self.callback.public_url)
-    }
 }
 
 fn is_absolute_http(url: &str) -> bool {
@@ -489,10 +484,8 @@ scopes = ["user.info.basic", "video.upload"]
         assert_eq!(c.site.base_url, "https://example.com/");
         assert_eq!(c.callback.rate_limit, 60);
         assert_eq!(c.tiktok.pkce_challenge, PkceChallenge::Hex);
-        assert_eq!(
-            c.redirect_uri(),
-            "http://127.0.0.1:8787/auth/tiktok/callback"
-        );
+        // No trailing slash: the service appends its routes to it.
+        assert_eq!(c.callback.public_url, "http://127.0.0.1:8787");
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! MiraDigitalZen Publisher: what the generator (`mdz`) and the callback service (`mdz-callback`)
-//! share: configuration, the TikTok scope list, the page chrome and located errors. The
-//! generator itself lives in [`site`].
+//! share: configuration, the TikTok scope list, dates, the page chrome and located errors. The
+//! generator itself lives in `site`, behind the default feature `site`: the service depends on
+//! this crate with `default-features = false` and so builds none of the generator's
+//! dependencies.
 
 pub mod chrome;
 pub mod config;
 pub mod dates;
 pub mod location;
 pub mod scopes;
+#[cfg(feature = "site")]
 pub mod site;
 
 pub use config::{Config, ConfigError};

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use mdz::Config;
 use mdz_callback::secrets::{Secret, Secrets, TokenKey};
-use mdz_callback::sim::{Decision, SimOptions, Simulator};
 use mdz_callback::{App, Options};
+use mdz_tiktok_sim::{Decision, SimOptions, Simulator};
 
 const SITE: &str = r#"
 [site]

@@ -11,9 +11,9 @@ use mdz::Config;
 use crate::assets::{Manifest, digest_async};
 use crate::commands::shutdown_signal;
 use crate::secrets::{Secret, Secrets, TokenKey};
-use crate::sim::{SimOptions, Simulator};
 use crate::store::{Decision, Review};
 use crate::{App, run};
+use mdz_tiktok_sim::{SimOptions, Simulator};
 
 /// Used when there is no `config.toml` to borrow the site's name and contact from.
 const FALLBACK_CONFIG: &str = r#"

@@ -9,6 +9,7 @@
 
 pub mod assets;
 pub mod commands;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod events;
 pub mod handoff;
@@ -17,7 +18,6 @@ pub mod pages;
 pub mod records;
 pub mod review;
 pub mod secrets;
-pub mod sim;
 pub mod store;
 pub mod tiktok;
 
@@ -167,6 +167,12 @@ async fn purge_loop(app: Arc<App>) {
             Err(e) => tracing::error!(error = %e, "purge failed"),
         }
     }
+}
+
+/// The redirect URI registered at TikTok: the public origin plus the sign-in callback route.
+/// TikTok compares it with the registered one as an exact string (docs/tiktok-contract.md §2).
+pub fn redirect_uri(config: &Config) -> String {
+    format!("{}/auth/tiktok/callback", config.callback.public_url)
 }
 
 /// Milliseconds since the Unix epoch, the unit of every time in the database.

@@ -25,6 +25,7 @@ enum Command {
         config: PathBuf,
     },
     /// Run the service with a simulated TikTok on 127.0.0.1 and print the address to open.
+    #[cfg(feature = "demo")]
     Demo {
         #[arg(long, default_value_t = 8790)]
         port: u16,
@@ -118,6 +119,7 @@ fn main() -> ExitCode {
     let result: Result<(), Box<dyn std::error::Error>> = runtime.block_on(async {
         match cli.command {
             Command::Serve { config } => Ok(mdz_callback::commands::serve(&config).await?),
+            #[cfg(feature = "demo")]
             Command::Demo { port, config } => mdz_callback::demo::demo(&config, port).await,
             Command::Purge { config } => {
                 let purged = records::purge_command(&config).await?;

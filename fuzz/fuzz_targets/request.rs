@@ -16,7 +16,7 @@ use std::time::Duration;
 use libfuzzer_sys::fuzz_target;
 use mdz::Config;
 use mdz_callback::secrets::{Secret, Secrets, TokenKey};
-use mdz_callback::sim::{Decision, SimOptions, Simulator};
+use mdz_tiktok_sim::{Decision, SimOptions, Simulator};
 use mdz_callback::{App, Options};
 
 const SITE: &str = "[site]\nbase_url = \"https://example.com/\"\ncontact = \"info@ecooffice.net\"\nsecurity_txt_expires = 2027-05-01T00:00:00Z\n";

@@ -1,7 +1,9 @@
-//! A local TikTok simulator for tests and `mdz-callback demo`; never reached from production
-//! code paths. One hyper 1 listener on `127.0.0.1` serves the Login Kit authorize page, the
+//! A local TikTok for `mdz-callback`'s tests and its `demo` command. It is a crate of its own so
+//! that a production build leaves it out: the service's tests use it as a dev-dependency, and
+//! `demo` through the service's `demo` feature (on by default; `--no-default-features` builds a
+//! binary without it). One hyper 1 listener on `127.0.0.1` serves the Login Kit authorize page, the
 //! OAuth endpoints, the v2 envelope APIs, the chunk upload URL and a tiny avatar image, all
-//! following `tiktok-api.md` strictly: what TikTok would reject, the simulator rejects.
+//! following `docs/tiktok-contract.md` strictly: what TikTok would reject, the simulator rejects.
 //!
 //! The upload URL is on the same origin as the API on purpose: the client only sends video
 //! bytes to `https://*.tiktokapis.com` or to the origin of its configured `api_base`, so a

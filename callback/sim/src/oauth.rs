@@ -268,8 +268,8 @@ fn exchange(st: &mut State, f: &Form) -> Resp {
     let Some(code) = f.get("code").filter(|c| !c.is_empty()) else {
         return wire::oauth_err(s, "invalid_request", "code is required.");
     };
-    // Removed on first presentation, whatever happens next: codes are single use, and a client
-    // must not retry an exchange with the same code (contract §2.3).
+    // Removed on first presentation, whatever happens next: codes are single use (contract
+    // §2.4; how long a code lives and whether a second try is refused is unconfirmed, §16.3).
     let Some(grant) = st.codes.remove(code) else {
         return wire::oauth_err(
             s,
@@ -320,7 +320,8 @@ fn refresh(st: &mut State, f: &Form) -> Resp {
     let Some(old) = st.refresh.remove(rt).filter(Token::live) else {
         return wire::oauth_err(s, "invalid_grant", "Refresh token is invalid or expired.");
     };
-    // The refresh token's life counts from the first issuance (contract §3, [doc]).
+    // The refresh token's life counts from the first issuance (contract §3); whether a refresh
+    // restarts that clock is unconfirmed (§16.6), and the simulator takes the stricter reading.
     issue_tokens(st, &old.open_id, old.scopes, Some(old.expires_at))
 }
 
