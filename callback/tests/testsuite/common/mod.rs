@@ -1,6 +1,5 @@
 //! The service in-process on 127.0.0.1:0 against the TikTok simulator, and a browser stand-in:
 //! reqwest with redirects off and cookies handled by hand, so every hop is visible.
-#![allow(dead_code)] // each test binary uses part of this
 
 pub mod child;
 
@@ -10,8 +9,8 @@ use std::time::Duration;
 
 use mdz::Config;
 use mdz_callback::secrets::{Secret, Secrets, TokenKey};
-use mdz_callback::sim::{Decision, SimOptions, Simulator};
 use mdz_callback::{App, Options};
+use mdz_tiktok_sim::{Decision, SimOptions, Simulator};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 

@@ -5,13 +5,11 @@
 //!
 //! The heavy versions (10,000 idle connections, 60 s of load) are in `scripts/load`.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{Harness, OPEN_ID};
+use crate::common::{Harness, OPEN_ID};
 use mdz_callback::http::{MAX_CONNECTIONS, SESSION_COOKIE};
-use mdz_callback::sim::{Endpoint, Fault};
+use mdz_tiktok_sim::{Endpoint, Fault};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -2,17 +2,16 @@
 //! naming them, and a full sign-in leaves no token, code, client secret or key in its output
 //! or in the database files.
 
-mod common;
-
+use crate::common;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{OPEN_ID, SITE, query_param};
+use crate::common::{OPEN_ID, SITE, query_param};
 use mdz_callback::http::{SESSION_COOKIE, STATE_COOKIE};
 use mdz_callback::secrets::TokenKey;
-use mdz_callback::sim::{Decision, Endpoint, SimOptions, Simulator};
 use mdz_callback::store::{Cipher, Store};
+use mdz_tiktok_sim::{Decision, Endpoint, SimOptions, Simulator};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mdz-callback");
 const KEY_HEX: &str = "8f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";

@@ -4,8 +4,7 @@
 //! allows to keep, a backup taken under load holds every committed row, and
 //! `docs/data-inventory.md` matches the schema column for column.
 
-mod common;
-
+use crate::common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -13,16 +12,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Harness, OPEN_ID, SITE, query_param};
+use crate::common::{Harness, OPEN_ID, SITE, query_param};
 use mdz_callback::http::{SESSION_COOKIE, STATE_COOKIE};
 use mdz_callback::records::{self, Revocation};
 use mdz_callback::secrets::{Secret, TokenKey};
-use mdz_callback::sim::{Decision, Endpoint, Fault, SimOptions, Simulator};
 use mdz_callback::store::rules::{About, Forget, RULES};
 use mdz_callback::store::{
     Cipher, DB_FILE, Decision as ReviewDecision, Failure, NewUpload, Profile, Retention, Review,
     SecurityEvent, Store, TokenSet,
 };
+use mdz_tiktok_sim::{Decision, Endpoint, Fault, SimOptions, Simulator};
 use rusqlite::Connection;
 use rusqlite::types::ValueRef;
 

@@ -1,12 +1,10 @@
 //! `mdz-callback assets list|approve|reject` as an operator runs them: the real binary, a
 //! config and manifest in a temporary folder, and the decisions read back from the database.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::SITE;
+use crate::common::SITE;
 use mdz_callback::secrets::TokenKey;
 use mdz_callback::store::{Cipher, Decision, Store};
 use sha2::{Digest, Sha256};

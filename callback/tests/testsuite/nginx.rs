@@ -8,8 +8,6 @@
 //! nginx is required: `scripts/test` installs it (`apt-get install nginx`); without it this
 //! test fails, it never skips.
 
-mod common;
-
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
@@ -17,12 +15,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::child::{Service, free_port, run};
-use common::{OPEN_ID, Reply, SITE, cookie_header, query_param, read};
+use crate::common::child::{Service, free_port, run};
+use crate::common::{OPEN_ID, Reply, SITE, cookie_header, query_param, read};
 use mdz_callback::http::{SESSION_COOKIE, STATE_COOKIE};
 use mdz_callback::secrets::TokenKey;
-use mdz_callback::sim::{Decision, SimOptions, Simulator, StatusScript};
 use mdz_callback::store::{Cipher, Store};
+use mdz_tiktok_sim::{Decision, SimOptions, Simulator, StatusScript};
 use sha2::{Digest, Sha256};
 
 const KEY_HEX: &str = "5d2c8e1f3a4b6c7d8e9f0a1b2c3d4e5f5d2c8e1f3a4b6c7d8e9f0a1b2c3d4e5f";

@@ -1,6 +1,5 @@
 //! Helpers for the generator's integration tests: a scratch copy of the real site and a way to
 //! run the real `mdz` binary against it.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -3,17 +3,16 @@
 //! says why. Every test ends by proving no request went to an endpoint the simulator does not
 //! serve (Direct Post, creator info, …).
 
-mod common;
-
+use crate::common;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{Harness, OPEN_ID, Reply};
+use crate::common::{Harness, OPEN_ID, Reply};
 use mdz_callback::assets::{Manifest, digest};
 use mdz_callback::handoff::UploadOptions;
 use mdz_callback::http::SESSION_COOKIE;
-use mdz_callback::sim::{Endpoint, Fault, StatusScript};
 use mdz_callback::store::{Decision, Review, UploadRow, UploadState};
+use mdz_tiktok_sim::{Endpoint, Fault, StatusScript};
 use sha2::{Digest, Sha256};
 
 const MIB: u64 = 1024 * 1024;

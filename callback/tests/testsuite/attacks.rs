@@ -2,11 +2,10 @@
 //! cookies, CSRF tokens from another session, cross-origin and non-form posts, and open
 //! redirects through any parameter, path or header. Each is refused and changes nothing.
 
-mod common;
-
-use common::{Harness, OPEN_ID, with_raw_param};
+use crate::common;
+use crate::common::{Harness, OPEN_ID, with_raw_param};
 use mdz_callback::http::{SESSION_COOKIE, STATE_COOKIE};
-use mdz_callback::sim::Endpoint;
+use mdz_tiktok_sim::Endpoint;
 
 const EVIL: &str = "evil.example";
 

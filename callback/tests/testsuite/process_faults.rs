@@ -7,18 +7,17 @@
 //! as root (as in CI here); otherwise they fall back to a file-size limit (`prlimit --fsize`) and
 //! `chmod`, and say so on stderr.
 
-mod common;
-
+use crate::common;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{OPEN_ID, SITE, query_param};
+use crate::common::{OPEN_ID, SITE, query_param};
 use mdz_callback::http::{SESSION_COOKIE, STATE_COOKIE};
-use mdz_callback::sim::{Decision, Endpoint, Fault, SimOptions, Simulator};
 use mdz_callback::store::DB_FILE;
+use mdz_tiktok_sim::{Decision, Endpoint, Fault, SimOptions, Simulator};
 use sha2::{Digest, Sha256};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mdz-callback");

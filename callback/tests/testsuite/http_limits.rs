@@ -1,11 +1,10 @@
 //! What every response carries and what every request is held to: security headers, size and
 //! time limits, rate limits.
 
-mod common;
-
+use crate::common;
 use std::time::{Duration, Instant};
 
-use common::Harness;
+use crate::common::Harness;
 use mdz_callback::http::SESSION_COOKIE;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -104,7 +103,7 @@ async fn an_oversized_query_is_414_and_reaches_nothing() {
         )
         .await;
     assert_eq!(r.status, 414, "{}", r.body);
-    assert_eq!(h.sim.calls(mdz_callback::sim::Endpoint::Token), 0);
+    assert_eq!(h.sim.calls(mdz_tiktok_sim::Endpoint::Token), 0);
     let r = h
         .get(
             &format!("/auth/tiktok/callback?code={}", "c".repeat(1900)),
@@ -144,7 +143,7 @@ async fn an_oversized_form_is_413_whether_announced_or_streamed() {
     )
     .await;
     assert_eq!(r.status, 413, "{}", r.body);
-    assert_eq!(h.sim.calls(mdz_callback::sim::Endpoint::Revoke), 0);
+    assert_eq!(h.sim.calls(mdz_tiktok_sim::Endpoint::Revoke), 0);
     h.stop().await;
 }
 

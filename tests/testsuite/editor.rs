@@ -1,15 +1,13 @@
 //! The editor's loop: `mdz check` lists every problem at its file and line, bad input gets a
 //! clear error instead of a panic, and `mdz serve` rebuilds and recovers while it runs.
 
-mod support;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 fn check(root: &Path) -> (bool, String) {
     let o = mdz(&["check", "--root", root.to_str().unwrap()]);

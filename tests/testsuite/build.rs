@@ -2,9 +2,7 @@
 //! published faithfully, glossary links, failed builds that keep the old site, and
 //! reproducible output.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 fn built_real_site() -> (tempfile::TempDir, std::path::PathBuf) {
     let out = tempfile::tempdir().unwrap();

@@ -3,17 +3,15 @@
 //! started with the new key uses them, the old key opens nothing, and every refusal (wrong
 //! current key, bad or missing new key, the same key twice) leaves the database as it was.
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::child::{Service, env, free_port, run};
-use common::{OPEN_ID, Reply, SITE, cookie_header, query_param, read};
+use crate::common::child::{Service, env, free_port, run};
+use crate::common::{OPEN_ID, Reply, SITE, cookie_header, query_param, read};
 use mdz_callback::http::{SESSION_COOKIE, STATE_COOKIE};
 use mdz_callback::secrets::TokenKey;
-use mdz_callback::sim::{Decision, Endpoint, SimOptions, Simulator};
 use mdz_callback::store::{Cipher, DB_FILE, Store, StoreError};
+use mdz_tiktok_sim::{Decision, Endpoint, SimOptions, Simulator};
 
 const OLD: &str = "8f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 const NEW: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9";

@@ -1,13 +1,11 @@
 //! The sign-in as a user and an attacker would meet it: each test drives the service through
 //! the simulated TikTok and checks what the browser sees and what TikTok was asked.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Harness, OPEN_ID, query_param, with_raw_param};
+use crate::common::{Harness, OPEN_ID, query_param, with_raw_param};
 use mdz_callback::http::{SESSION_COOKIE, STATE_COOKIE};
-use mdz_callback::sim::{Decision, Endpoint, Fault, SimUser};
+use mdz_tiktok_sim::{Decision, Endpoint, Fault, SimUser};
 
 #[tokio::test]
 async fn happy_path_signs_in_and_the_operator_page_shows_the_account() {

@@ -1,9 +1,9 @@
-//! The TikTok simulator against the wire contract (`tiktok-api.md`): one test per rule a client
+//! The TikTok simulator against the wire contract (`docs/tiktok-contract.md`): one test per rule a client
 //! could get wrong. Every test talks HTTP to a simulator on 127.0.0.1, never to TikTok.
 
 use std::time::{Duration, Instant};
 
-use mdz_callback::sim::{
+use mdz_tiktok_sim::{
     Decision, Endpoint, Fault, PkceChallenge, SimOptions, SimUser, Simulator, StatusScript,
 };
 use reqwest::Client;

@@ -1,0 +1,19 @@
+//! mdz-callback's integration tests, one binary (as mdBook's testsuite): the service, the
+//! simulator and their dependencies are linked once instead of once per file, and the shared
+//! helpers (a signed-in browser, the simulator, CSRF from a page, the real binary as a child
+//! process) live in [`common`].
+
+mod assets;
+mod attacks;
+mod binary;
+mod common;
+mod fuzz_corpora;
+mod http_limits;
+mod nginx;
+mod process_faults;
+mod records;
+mod robustness;
+mod rotate_key;
+mod signin;
+mod sim_contract;
+mod uploads;
