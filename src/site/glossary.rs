@@ -9,9 +9,8 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use serde::Serialize;
 
 use super::error::{Problems, SiteError};
-use super::html::escape;
+use super::html::{escape, slug};
 use super::load::Page;
-use super::markdown::slug;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
