@@ -450,20 +450,20 @@ impl Build {
 
     /// Every check over the site as it stands; the complete output when nothing is wrong.
     pub fn output(&self) -> Result<Output, Problems> {
-        let mut problems = Problems(self.fixed.iter().map(SiteError::copy).collect());
+        let mut problems = Problems(self.fixed.iter().map(SiteError::clone).collect());
         problems
             .0
-            .extend(self.failed.iter().map(|f| f.error.copy()));
+            .extend(self.failed.iter().map(|f| f.error.clone()));
         load::set_problems(&self.site.pages, &self.failed, &mut problems);
         self.site.misplaced_glossary(&mut problems);
         for r in &self.renders {
             if let Err(e) = r {
-                problems.push(e.copy());
+                problems.push(e.clone());
             }
         }
         problems
             .0
-            .extend(self.link_problems.iter().flatten().map(SiteError::copy));
+            .extend(self.link_problems.iter().flatten().map(SiteError::clone));
         let views: Vec<RenderedPage<'_>> = self.views().into_iter().map(|(_, v)| v).collect();
         policy::check(&self.site, &views, &mut problems);
         if !problems.is_empty() {
