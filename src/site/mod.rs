@@ -290,7 +290,12 @@ impl Site {
             problems: build.output().err().unwrap_or_default(),
             warnings: Vec::new(),
         };
-        policy::check_expiry(&build.site.config, today, &mut report);
+        policy::check_expiry(
+            &build.site.config,
+            today,
+            &mut report.problems.0,
+            &mut report.warnings,
+        );
         report.problems = std::mem::take(&mut report.problems).sorted();
         report
     }
@@ -465,7 +470,7 @@ impl Build {
             .0
             .extend(self.link_problems.iter().flatten().map(SiteError::clone));
         let views: Vec<RenderedPage<'_>> = self.views().into_iter().map(|(_, v)| v).collect();
-        policy::check(&self.site, &views, &mut problems);
+        policy::check(&self.site.config, &views, &mut problems.0);
         if !problems.is_empty() {
             return Err(problems.sorted());
         }
