@@ -78,30 +78,23 @@ impl SiteError {
 }
 
 /// Every problem found in one pass, so an editor fixes them all in one go instead of one build
-/// per mistake.
+/// per mistake. Made only by collecting, which sorts: whoever lists the problems, they come out
+/// in the same order.
 #[derive(Debug, Default, Clone)]
-pub struct Problems(pub Vec<SiteError>);
+pub struct Problems(Vec<SiteError>);
 
 impl Problems {
-    pub fn push(&mut self, e: SiteError) {
-        self.0.push(e);
-    }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-    pub fn sorted(mut self) -> Self {
-        self.0.sort_by_key(|e| e.key());
-        self
-    }
-    pub fn into_result<T>(self, value: T) -> Result<T, Problems> {
-        if self.is_empty() {
-            Ok(value)
-        } else {
-            Err(self.sorted())
-        }
+}
+
+impl FromIterator<SiteError> for Problems {
+    fn from_iter<I: IntoIterator<Item = SiteError>>(iter: I) -> Self {
+        let mut all: Vec<SiteError> = iter.into_iter().collect();
+        // Stable: problems at the same place keep the order they were found in.
+        all.sort_by_key(|e| e.key());
+        Problems(all)
     }
 }
 
