@@ -1,6 +1,6 @@
 //! The generator, in the order data flows: [`load`] (walk `content/`, front matter) ->
 //! [`markdown`] (HTML, heading ids, links, [`glossary`]) -> [`render`] (Tera) -> checks
-//! ([`links`], [`policy`]) -> [`write`] (minify, atomic swap). One [`Site`] carries the site
+//! ([`links`], [`policy`]) -> [`write`](mod@write) (minify, atomic swap). One [`Site`] carries the site
 //! through every phase, as Zola's does: everything is loaded, rendered and checked in memory
 //! before anything is written.
 
