@@ -18,8 +18,8 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use mdz::site::html::slug;
 use mdz::site::load::url_for;
-use mdz::site::markdown::slug;
 
 fn main() {
     let mut n: Option<usize> = None;

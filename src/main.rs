@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use mdz::site::{self, Site, policy};
+use mdz::site::{self, policy};
 
 #[derive(Parser)]
 #[command(
@@ -80,7 +80,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Check { root } => {
-            let report = Site::check(&root, policy::today_utc());
+            let report = site::check(&root, policy::today_utc());
             for w in &report.warnings {
                 eprintln!("warning: {w}");
             }

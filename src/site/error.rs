@@ -3,10 +3,13 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use crate::config::ConfigError;
 use crate::location::Location;
 
-#[derive(Debug, thiserror::Error)]
+/// `Clone`, because `mdz serve` keeps a page's problems between rebuilds and reports them again.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SiteError {
     #[error("{location}: {message}\n  help: {help}")]
     Source {
@@ -20,14 +23,22 @@ pub enum SiteError {
         message: String,
         help: String,
     },
+    /// Shared rather than copied: a configuration error may carry an `io::Error`, which is not
+    /// `Clone`.
     #[error("{0}")]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[source] Arc<ConfigError>),
     #[error("template {template}: {message}\n  help: {help}")]
     Template {
         template: String,
         message: String,
         help: String,
     },
+}
+
+impl From<ConfigError> for SiteError {
+    fn from(e: ConfigError) -> Self {
+        SiteError::Config(Arc::new(e))
+    }
 }
 
 impl SiteError {
@@ -51,61 +62,6 @@ impl SiteError {
         }
     }
 
-    /// A copy, for problems `mdz serve` keeps between rebuilds and reports again. (Not `Clone`:
-    /// a configuration error may carry an `io::Error`, copied here by kind and text.)
-    pub fn copy(&self) -> SiteError {
-        use crate::config::ConfigError;
-        match self {
-            SiteError::Source {
-                location,
-                message,
-                help,
-            } => SiteError::Source {
-                location: location.clone(),
-                message: message.clone(),
-                help: help.clone(),
-            },
-            SiteError::File {
-                path,
-                message,
-                help,
-            } => SiteError::File {
-                path: path.clone(),
-                message: message.clone(),
-                help: help.clone(),
-            },
-            SiteError::Template {
-                template,
-                message,
-                help,
-            } => SiteError::Template {
-                template: template.clone(),
-                message: message.clone(),
-                help: help.clone(),
-            },
-            SiteError::Config(e) => SiteError::Config(match e {
-                ConfigError::Io { path, source } => ConfigError::Io {
-                    path: path.clone(),
-                    source: std::io::Error::new(source.kind(), source.to_string()),
-                },
-                ConfigError::Invalid {
-                    location,
-                    message,
-                    help,
-                } => ConfigError::Invalid {
-                    location: location.clone(),
-                    message: message.clone(),
-                    help: help.clone(),
-                },
-                ConfigError::Env { var, message, help } => ConfigError::Env {
-                    var: var.clone(),
-                    message: message.clone(),
-                    help: help.clone(),
-                },
-            }),
-        }
-    }
-
     /// Sort key so problems come out grouped by file and in reading order.
     fn key(&self) -> (String, usize, usize) {
         match self {
@@ -122,30 +78,23 @@ impl SiteError {
 }
 
 /// Every problem found in one pass, so an editor fixes them all in one go instead of one build
-/// per mistake.
-#[derive(Debug, Default)]
-pub struct Problems(pub Vec<SiteError>);
+/// per mistake. Made only by collecting, which sorts: whoever lists the problems, they come out
+/// in the same order.
+#[derive(Debug, Default, Clone)]
+pub struct Problems(Vec<SiteError>);
 
 impl Problems {
-    pub fn push(&mut self, e: SiteError) {
-        self.0.push(e);
-    }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-    pub fn sorted(mut self) -> Self {
-        self.0.sort_by_key(|e| e.key());
-        self
-    }
-    pub fn into_result<T>(self, value: T) -> Result<T, Problems> {
-        if self.is_empty() {
-            Ok(value)
-        } else {
-            Err(self.sorted())
-        }
+}
+
+impl FromIterator<SiteError> for Problems {
+    fn from_iter<I: IntoIterator<Item = SiteError>>(iter: I) -> Self {
+        let mut all: Vec<SiteError> = iter.into_iter().collect();
+        // Stable: problems at the same place keep the order they were found in.
+        all.sort_by_key(|e| e.key());
+        Problems(all)
     }
 }
 

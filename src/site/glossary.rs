@@ -8,10 +8,12 @@ use std::collections::HashMap;
 use aho_corasick::{AhoCorasick, MatchKind};
 use serde::Serialize;
 
-use super::error::{Problems, SiteError};
-use super::html::escape;
+use super::error::SiteError;
+use super::html::{escape, slug};
 use super::load::Page;
-use super::markdown::slug;
+
+/// The page that defines the glossary, below `content/`.
+pub const PAGE: &str = "glossary.md";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
@@ -46,7 +48,7 @@ impl Glossary {
 
     /// Builds the glossary from the page that defines it; a term or abbreviation defined twice
     /// is reported at the second definition's line.
-    pub fn from_page(page: &Page, problems: &mut Problems) -> Self {
+    pub fn from_page(page: &Page, problems: &mut Vec<SiteError>) -> Self {
         let mut g = Glossary::empty();
         g.url = page.url.clone();
         let mut seen: HashMap<String, usize> = HashMap::new();
@@ -218,6 +220,22 @@ impl Glossary {
             }
         }
         out
+    }
+}
+
+/// Glossary entries in any page but the glossary's own would silently be ignored: the first
+/// one of each such page is reported.
+pub fn misplaced(pages: &[Page], problems: &mut Vec<SiteError>) {
+    for p in pages {
+        if p.rel != PAGE {
+            if let Some(g) = p.front.glossary.first() {
+                problems.push(SiteError::at(
+                    p.location(g.term.span().start),
+                    "glossary entries belong in content/glossary.md",
+                    "move this [[glossary]] entry there",
+                ));
+            }
+        }
     }
 }
 

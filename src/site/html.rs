@@ -1,4 +1,6 @@
-//! Small HTML helpers shared by the generator's passes.
+//! Small HTML helpers shared by the generator's passes: escaping, and element ids (made from
+//! text, found in rendered pages). Both the Markdown pass and the glossary make ids, so the rule
+//! lives here rather than in either of them.
 
 /// Escapes text for HTML content and double-quoted attribute values.
 pub fn escape(s: &str) -> String {
@@ -29,4 +31,43 @@ pub fn ids(html: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// GitHub-style slug: lowercase letters and digits, other runs become one `-`.
+pub fn slug(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut dash = false;
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            if dash && !out.is_empty() {
+                out.push('-');
+            }
+            dash = false;
+            out.extend(c.to_lowercase());
+        } else if c == '-' || c == '_' || c.is_whitespace() || c == '.' || c == '/' {
+            dash = true;
+        }
+    }
+    if out.is_empty() {
+        "section".into()
+    } else {
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_lowercase_and_dashed() {
+        assert_eq!(
+            slug("What the TikTok integration collects"),
+            "what-the-tiktok-integration-collects"
+        );
+        assert_eq!(slug("User choices and rights"), "user-choices-and-rights");
+        assert_eq!(slug("open_id"), "open-id");
+        assert_eq!(slug("user.info.basic"), "user-info-basic");
+        assert_eq!(slug("  ?! "), "section");
+    }
 }

@@ -1,11 +1,11 @@
-//! `mdz serve`'s incremental rebuilds ([`Build::update`]) must end exactly where a full build
+//! `mdz serve`'s incremental rebuilds ([`Site::update`]) must end exactly where a full build
 //! of the same files ends: the same output bytes, or the same problems. Every step below edits
-//! the scratch site, updates a kept build with the one changed path, and compares it with a
-//! fresh [`Build::new`].
+//! the scratch site, updates a kept site with the one changed path, and compares it with a
+//! fresh [`Site::load`].
 
 use std::path::{Path, PathBuf};
 
-use super::{Build, Update};
+use super::{Site, Update};
 
 fn scratch_site() -> tempfile::TempDir {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -36,9 +36,8 @@ fn write(root: &Path, rel: &str, text: &str) {
 }
 
 /// The build's result as comparable text: every file with its bytes, or every problem.
-fn outcome(build: &Build) -> Result<Vec<(String, Vec<u8>)>, String> {
-    build
-        .output()
+fn outcome(site: &Site) -> Result<Vec<(String, Vec<u8>)>, String> {
+    site.output()
         .map(|o| {
             o.files()
                 .iter()
@@ -50,13 +49,13 @@ fn outcome(build: &Build) -> Result<Vec<(String, Vec<u8>)>, String> {
 
 /// Updates `kept` with `rel`, checks it was taken in page by page, and that it now agrees with
 /// a full build. Returns the problems, if any.
-fn step(root: &Path, kept: &mut Build, rel: &str) -> Result<(), String> {
+fn step(root: &Path, kept: &mut Site, rel: &str) -> Result<(), String> {
     assert_eq!(
         kept.update([Path::new(rel)]),
         Update::Pages(1),
         "{rel} should rebuild alone"
     );
-    let full = Build::new(root).expect("config and templates load");
+    let full = Site::load(root).expect("config and templates load");
     let (incremental, full) = (outcome(kept), outcome(&full));
     assert!(
         incremental == full,
@@ -82,7 +81,7 @@ fn line_of(text: &str, needle: &str) -> usize {
 fn removing_an_anchor_other_pages_link_to_is_caught_and_fixing_it_clears() {
     let site = scratch_site();
     let root = site.path();
-    let mut kept = Build::new(root).unwrap();
+    let mut kept = Site::load(root).unwrap();
     assert!(kept.output().is_ok());
     // Only privacy.md changes; the broken links are in support.md, which is not re-rendered.
     let privacy = read(root, "content/privacy.md");
@@ -109,7 +108,7 @@ fn removing_an_anchor_other_pages_link_to_is_caught_and_fixing_it_clears() {
 fn every_kind_of_page_edit_ends_where_a_full_build_ends() {
     let site = scratch_site();
     let root = site.path();
-    let mut kept = Build::new(root).unwrap();
+    let mut kept = Site::load(root).unwrap();
     let terms = read(root, "content/terms.md");
     let support = read(root, "content/support.md");
 
@@ -186,7 +185,7 @@ fn every_kind_of_page_edit_ends_where_a_full_build_ends() {
 fn changes_beyond_single_pages_ask_for_a_full_build() {
     let site = scratch_site();
     let root = site.path();
-    let mut kept = Build::new(root).unwrap();
+    let mut kept = Site::load(root).unwrap();
     for rel in [
         "config.toml",
         "templates/page.html",

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::RenderedPage;
-use super::error::{Problems, SiteError};
+use super::error::SiteError;
 use super::markdown::Link;
 
 /// Where links may lead: every page with its element ids, the files beside the pages, and the
@@ -53,19 +53,6 @@ pub fn target<'l>(page_url: &'l str, link: &'l Link) -> &'l str {
         .split_once('#')
         .map_or(link.href.as_str(), |(p, _)| p);
     if path.is_empty() { page_url } else { path }
-}
-
-/// Every page's links.
-pub fn check<'a>(
-    pages: &[RenderedPage<'a>],
-    extra_files: impl Iterator<Item = &'a str>,
-    broken_urls: &'a [String],
-    problems: &mut Problems,
-) {
-    let targets = Targets::new(pages, extra_files, broken_urls);
-    for p in pages {
-        check_page(p, &targets, &mut problems.0);
-    }
 }
 
 /// One page's links. Lookups only: the ids were gathered when each page rendered.

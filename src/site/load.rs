@@ -10,7 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 use toml::value::Datetime;
 
-use super::error::{Problems, SiteError};
+use super::error::SiteError;
 use crate::location::{Location, line_col};
 
 /// Larger pages are refused: nobody writes a 5 MiB policy page by hand, and such a file is far
@@ -98,7 +98,7 @@ pub struct Loaded {
     pub pages: Vec<Page>,
     pub failed: Vec<Failed>,
     /// Problems of the walk itself: no content folder, unreadable folders, link loops.
-    pub walk_problems: Problems,
+    pub walk_problems: Vec<SiteError>,
     /// Folders below `content/` (as `rel` paths), so a watcher can tell a removed folder from
     /// a removed file.
     pub folders: HashSet<String>,
@@ -199,7 +199,7 @@ pub fn path_order(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 /// Problems of the pages as a set: two pages at one URL, no home page.
-pub fn set_problems(pages: &[Page], failed: &[Failed], problems: &mut Problems) {
+pub fn set_problems(pages: &[Page], failed: &[Failed], problems: &mut Vec<SiteError>) {
     let mut by_url: BTreeMap<&str, &Page> = BTreeMap::new();
     for p in pages {
         if let Some(first) = by_url.insert(&p.url, p) {

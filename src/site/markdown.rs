@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use pulldown_cmark::{CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
 use super::glossary::Glossary;
+use super::html::slug;
 use super::load::{Page, url_for};
 
 /// A link from Markdown that the link check must resolve.
@@ -65,28 +66,6 @@ pub fn render(page: &Page, glossary: &Glossary, link_terms: bool) -> Rendered {
         links,
         headings,
         unknown_abbreviations,
-    }
-}
-
-/// GitHub-style slug: lowercase letters and digits, other runs become one `-`.
-pub fn slug(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut dash = false;
-    for c in text.chars() {
-        if c.is_alphanumeric() {
-            if dash && !out.is_empty() {
-                out.push('-');
-            }
-            dash = false;
-            out.extend(c.to_lowercase());
-        } else if c == '-' || c == '_' || c.is_whitespace() || c == '.' || c == '/' {
-            dash = true;
-        }
-    }
-    if out.is_empty() {
-        "section".into()
-    } else {
-        out
     }
 }
 
@@ -242,21 +221,4 @@ fn glossary_pass<'a>(events: Vec<(Event<'a>, usize)>, g: &Glossary) -> Vec<(Even
         out.push((e, off));
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slugs_are_lowercase_and_dashed() {
-        assert_eq!(
-            slug("What the TikTok integration collects"),
-            "what-the-tiktok-integration-collects"
-        );
-        assert_eq!(slug("User choices and rights"), "user-choices-and-rights");
-        assert_eq!(slug("open_id"), "open-id");
-        assert_eq!(slug("user.info.basic"), "user-info-basic");
-        assert_eq!(slug("  ?! "), "section");
-    }
 }

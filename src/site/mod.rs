@@ -1,7 +1,8 @@
 //! The generator, in the order data flows: [`load`] (walk `content/`, front matter) ->
 //! [`markdown`] (HTML, heading ids, links, [`glossary`]) -> [`render`] (Tera) -> checks
-//! ([`links`], [`policy`]) -> [`write`] (minify, atomic swap). [`Site::load`] validates
-//! everything before anything is written, as Zola does.
+//! ([`links`], [`policy`]) -> [`write`](mod@write) (minify, atomic swap). One [`Site`] carries the site
+//! through every phase, as Zola's does: everything is loaded, rendered and checked in memory
+//! before anything is written.
 
 pub mod error;
 pub mod glossary;
@@ -30,15 +31,53 @@ use markdown::Rendered;
 use render::{HeadingCtx, PageCtx, SiteCtx, Templates};
 pub use write::Output;
 
-/// Everything a build needs, loaded and validated; nothing written yet.
+/// `mdz build`: load, render, check, then swap the new tree into `out`.
+pub fn build(root: &Path, out: &Path) -> Result<BuildSummary, Problems> {
+    Site::load(root)?.build(out)
+}
+
+/// `mdz check`: every problem, plus the clock-dependent warnings a build must not depend on.
+pub fn check(root: &Path, today: (i32, u8, u8)) -> Report {
+    match Site::load(root) {
+        Ok(site) => site.check(today),
+        Err(problems) => Report {
+            problems,
+            warnings: Vec::new(),
+        },
+    }
+}
+
+/// A site loaded and rendered in memory, with what its checks need; nothing written.
+/// [`build`] and [`check`] make one and drop it; `mdz serve` keeps it, so a save re-reads and
+/// re-renders only the pages it touched ([`Site::update`]) before every check runs again
+/// ([`Site::problems`]). A page's output depends only on its own file, the glossary, the
+/// templates and the configuration; what looks across pages is checked again: set problems
+/// (duplicate URLs, home page) and policy in full, links for the pages whose links could have
+/// changed (their own, those into a changed page, and those already broken).
 pub struct Site {
-    pub root: PathBuf,
-    pub config: Config,
-    pub pages: Vec<Page>,
-    pub glossary: Glossary,
-    /// URLs of pages that failed to load (only in a lenient load, for `mdz check`).
-    pub broken_urls: Vec<String>,
+    root: PathBuf,
+    config: Config,
     templates: Templates,
+    glossary: Glossary,
+    /// Every page that loaded, in [`load::path_order`].
+    pages: Vec<Page>,
+    /// Pages that failed to load, each with its problem.
+    failed: Vec<load::Failed>,
+    /// The URLs of `failed`: links to them are not reported a second time.
+    broken_urls: Vec<String>,
+    /// Walk and glossary problems: only a full load finds them again.
+    fixed: Vec<SiteError>,
+    /// Folders below `content/`, so a removed folder is told from a removed file.
+    folders: HashSet<String>,
+    through_links: bool,
+    /// One per page of `pages`, in the same order.
+    renders: Vec<Result<PageRender, SiteError>>,
+    /// Problems of each page's links, in the same order.
+    link_problems: Vec<Vec<SiteError>>,
+    /// The pages (`rel`) whose links lead to a URL path, by that path.
+    inbound: HashMap<String, BTreeSet<String>>,
+    /// Every page that rendered, minified; complete whenever there are no problems.
+    pages_output: Output,
 }
 
 /// One page after Markdown and templates, as the checks see it.
@@ -50,6 +89,12 @@ pub struct RenderedPage<'s> {
     pub ids: &'s HashSet<String>,
 }
 
+/// What the checks need of one rendered page; the HTML itself goes to the output.
+pub struct PageRender {
+    pub markdown: Rendered,
+    pub ids: HashSet<String>,
+}
+
 /// What `mdz check` found: problems fail, warnings only inform.
 #[derive(Debug, Default)]
 pub struct Report {
@@ -57,106 +102,174 @@ pub struct Report {
     pub warnings: Vec<String>,
 }
 
-/// Config, templates and pages as loaded, with the problems no single page owns.
-struct Loaded {
-    site: Site,
-    failed: Vec<load::Failed>,
-    /// Walk and glossary problems: only a full load finds them again.
-    fixed: Vec<SiteError>,
-    folders: HashSet<String>,
-    through_links: bool,
+pub struct BuildSummary {
+    pub pages: usize,
+    pub files: usize,
+    pub bytes: usize,
+}
+
+/// A file for [`Output::extend`]: path and bytes.
+type OutputFile = (String, Vec<u8>);
+
+/// What [`Site::update`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Update {
+    /// Only these pages were read and rendered again.
+    Pages(usize),
+    /// The change reaches beyond single pages (configuration, templates, glossary, folders,
+    /// symbolic links): load everything again with [`Site::load`].
+    Full,
+}
+
+/// What loading `content/` found: problems of the walk and the glossary (`fixed`), the pages
+/// that did not load, and the pages as a set. A site whose configuration or templates fail
+/// reports these too.
+fn load_problems(fixed: &[SiteError], pages: &[Page], failed: &[load::Failed]) -> Vec<SiteError> {
+    let mut problems = fixed.to_vec();
+    problems.extend(failed.iter().map(|f| f.error.clone()));
+    load::set_problems(pages, failed, &mut problems);
+    problems
 }
 
 impl Site {
-    /// Loads and validates everything; any problem stops here, before anything is rendered.
+    /// Loads and renders everything. `Err` only when configuration or templates fail, since
+    /// nothing can be rendered then; every other problem waits for [`Site::problems`].
     pub fn load(root: &Path) -> Result<Site, Problems> {
-        match Site::load_lenient(root) {
-            (Some(site), problems) if problems.is_empty() => Ok(site),
-            (_, problems) => Err(problems.sorted()),
-        }
-    }
-
-    /// Loads what can be loaded: pages that fail are left out (and reported) so `mdz check` can
-    /// still render the rest and report their problems too. `None` when config or templates
-    /// fail, since nothing can be rendered then.
-    pub fn load_lenient(root: &Path) -> (Option<Site>, Problems) {
-        match Site::load_parts(root) {
-            Ok(l) => {
-                let mut problems = Problems(l.fixed);
-                load::set_problems(&l.site.pages, &l.failed, &mut problems);
-                problems.0.extend(l.failed.into_iter().map(|f| f.error));
-                l.site.misplaced_glossary(&mut problems);
-                (Some(l.site), problems)
-            }
-            Err(problems) => (None, problems),
-        }
-    }
-
-    fn load_parts(root: &Path) -> Result<Loaded, Problems> {
-        let mut problems = Problems::default();
-        let config = match Config::load(&root.join("config.toml")) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                problems.push(e.into());
-                None
-            }
-        };
-        let loaded = load::load_pages(root);
-        let templates = match Templates::load(root) {
-            Ok(t) => Some(t),
-            Err(p) => {
-                problems.0.extend(p.0);
-                None
-            }
-        };
-        let mut fixed = loaded.walk_problems;
-        let glossary = match loaded.pages.iter().find(|p| p.rel == "glossary.md") {
+        let config = Config::load(&root.join("config.toml")).map_err(SiteError::from);
+        let content = load::load_pages(root);
+        let templates = Templates::load(root);
+        let mut fixed = content.walk_problems;
+        let glossary = match content.pages.iter().find(|p| p.rel == glossary::PAGE) {
             Some(g) => Glossary::from_page(g, &mut fixed),
             None => Glossary::empty(),
         };
-        let (Some(config), Some(templates)) = (config, templates) else {
-            problems.0.extend(fixed.0);
-            load::set_problems(&loaded.pages, &loaded.failed, &mut problems);
-            problems
-                .0
-                .extend(loaded.failed.into_iter().map(|f| f.error));
-            return Err(problems);
+        let (config, templates) = match (config, templates) {
+            (Ok(config), Ok(templates)) => (config, templates),
+            (config, templates) => {
+                let unusable = config
+                    .err()
+                    .into_iter()
+                    .chain(templates.err().into_iter().flatten());
+                return Err(unusable
+                    .chain(load_problems(&fixed, &content.pages, &content.failed))
+                    .collect());
+            }
         };
-        let site = Site {
+        let mut site = Site {
             root: root.to_path_buf(),
             config,
-            broken_urls: loaded.failed.iter().map(|f| f.url.clone()).collect(),
-            pages: loaded.pages,
-            glossary,
             templates,
+            glossary,
+            broken_urls: content.failed.iter().map(|f| f.url.clone()).collect(),
+            pages: content.pages,
+            failed: content.failed,
+            fixed,
+            folders: content.folders,
+            through_links: content.through_links,
+            renders: Vec::new(),
+            link_problems: Vec::new(),
+            inbound: HashMap::new(),
+            pages_output: Output::default(),
         };
-        Ok(Loaded {
-            site,
-            failed: loaded.failed,
-            fixed: fixed.0,
-            folders: loaded.folders,
-            through_links: loaded.through_links,
+        site.render_all();
+        Ok(site)
+    }
+
+    /// Renders every page in parallel and checks every link.
+    fn render_all(&mut self) {
+        let site = &*self;
+        let results: Vec<(Result<PageRender, SiteError>, Option<OutputFile>)> = site
+            .pages
+            .par_iter()
+            .map(|p| match site.render_page(p) {
+                Ok((r, html)) => (Ok(r), Some((p.output.clone(), html.into_bytes()))),
+                Err(e) => (Err(e), None),
+            })
+            .collect();
+        let mut renders = Vec::with_capacity(results.len());
+        let mut files = Vec::with_capacity(results.len());
+        for (r, file) in results {
+            renders.push(r);
+            files.extend(file);
+        }
+        self.renders = renders;
+        self.link_problems = self.pages.iter().map(|_| Vec::new()).collect();
+        self.pages_output.extend(files);
+        for i in 0..self.pages.len() {
+            self.index_links(i, true);
+        }
+        let all: Vec<usize> = (0..self.pages.len()).collect();
+        self.check_links(&all);
+    }
+
+    /// Every problem of the site as it stands, in one sorted list: what `mdz build`, `mdz check`
+    /// and `mdz serve` report.
+    pub fn problems(&self) -> Problems {
+        self.collect_problems(Vec::new())
+    }
+
+    /// The problem list of a loaded site, shared by [`Site::problems`] and [`Site::check`] so
+    /// both report the same problems in the same order. `more`: what `mdz check` adds from the
+    /// clock.
+    fn collect_problems(&self, more: Vec<SiteError>) -> Problems {
+        let mut problems = load_problems(&self.fixed, &self.pages, &self.failed);
+        glossary::misplaced(&self.pages, &mut problems);
+        problems.extend(
+            self.renders
+                .iter()
+                .filter_map(|r| r.as_ref().err())
+                .cloned(),
+        );
+        problems.extend(self.link_problems.iter().flatten().cloned());
+        let views: Vec<RenderedPage<'_>> = self.views().into_iter().map(|(_, v)| v).collect();
+        policy::check(&self.config, &views, &mut problems);
+        problems.extend(more);
+        problems.into_iter().collect()
+    }
+
+    /// Every problem, plus the clock-dependent warnings a build must not depend on.
+    pub fn check(&self, today: (i32, u8, u8)) -> Report {
+        let mut expired = Vec::new();
+        let mut warnings = Vec::new();
+        policy::check_expiry(&self.config, today, &mut expired, &mut warnings);
+        Report {
+            problems: self.collect_problems(expired),
+            warnings,
+        }
+    }
+
+    /// The complete output when nothing is wrong.
+    pub fn output(&self) -> Result<Output, Problems> {
+        let problems = self.problems();
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let mut out = self.pages_output.clone();
+        for (path, text) in self.extra_files() {
+            out.add(path, text.into_bytes());
+        }
+        Ok(out)
+    }
+
+    /// Checks, then swaps the new tree into `out`; on any problem `out` is left as it was.
+    pub fn build(&self, out: &Path) -> Result<BuildSummary, Problems> {
+        let output = self.output()?;
+        output.write_atomically(out)?;
+        Ok(BuildSummary {
+            pages: self.page_count(),
+            files: output.files().len(),
+            bytes: output.files().values().map(|b| b.len()).sum(),
         })
     }
 
-    fn misplaced_glossary(&self, problems: &mut Problems) {
-        for p in &self.pages {
-            if p.rel != "glossary.md" {
-                if let Some(g) = p.front.glossary.first() {
-                    problems.push(SiteError::at(
-                        p.location(g.term.span().start),
-                        "glossary entries belong in content/glossary.md",
-                        "move this [[glossary]] entry there",
-                    ));
-                }
-            }
-        }
+    pub fn page_count(&self) -> usize {
+        self.pages.len()
     }
 
     /// Markdown and template for one page: what the checks need, and the HTML before
     /// minification.
     fn render_page(&self, page: &Page) -> Result<(PageRender, String), SiteError> {
-        let is_glossary = page.rel == "glossary.md";
+        let is_glossary = page.rel == glossary::PAGE;
         let md = markdown::render(page, &self.glossary, !is_glossary);
         let template = match &page.front.template {
             Some(t) if !self.templates.has(t.get_ref()) => {
@@ -275,114 +388,10 @@ impl Site {
         files
     }
 
-    /// `mdz check`: every problem, plus the clock-dependent warnings a build must not depend on.
-    pub fn check(root: &Path, today: (i32, u8, u8)) -> Report {
-        let build = match Build::new(root) {
-            Ok(b) => b,
-            Err(problems) => {
-                return Report {
-                    problems,
-                    warnings: Vec::new(),
-                };
-            }
-        };
-        let mut report = Report {
-            problems: build.output().err().unwrap_or_default(),
-            warnings: Vec::new(),
-        };
-        policy::check_expiry(&build.site.config, today, &mut report);
-        report.problems = std::mem::take(&mut report.problems).sorted();
-        report
-    }
-}
-
-/// What the checks need of one rendered page; the HTML itself goes to the output.
-pub struct PageRender {
-    pub markdown: Rendered,
-    pub ids: HashSet<String>,
-}
-
-/// A site loaded and rendered, before its checks. `mdz build` makes one and drops it; `mdz
-/// serve` keeps it, so a save re-reads and re-renders only the pages it touched
-/// ([`Build::update`]) before every check runs again ([`Build::output`]). A page's output
-/// depends only on its own file, the glossary, the templates and the configuration; what looks
-/// across pages is checked again: set problems (duplicate URLs, home page) and policy in full,
-/// links for the pages whose links could have changed (their own, those into a changed page,
-/// and those already broken).
-pub struct Build {
-    pub site: Site,
-    failed: Vec<load::Failed>,
-    fixed: Vec<SiteError>,
-    folders: HashSet<String>,
-    through_links: bool,
-    /// One per page of `site.pages`, in the same order.
-    renders: Vec<Result<PageRender, SiteError>>,
-    /// Problems of each page's links, in the same order.
-    link_problems: Vec<Vec<SiteError>>,
-    /// The pages (`rel`) whose links lead to a URL path, by that path.
-    inbound: HashMap<String, BTreeSet<String>>,
-    /// Every page that rendered, minified; complete whenever there are no problems.
-    pages_output: Output,
-}
-
-/// A file for [`Output::extend`]: path and bytes.
-type OutputFile = (String, Vec<u8>);
-
-/// What [`Build::update`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Update {
-    /// Only these pages were read and rendered again.
-    Pages(usize),
-    /// The change reaches beyond single pages (configuration, templates, glossary, folders,
-    /// symbolic links): load everything again with [`Build::new`].
-    Full,
-}
-
-impl Build {
-    /// Loads and renders everything. `Err` only when configuration or templates fail, since
-    /// nothing can be rendered then; every other problem waits for [`Build::output`].
-    pub fn new(root: &Path) -> Result<Build, Problems> {
-        let loaded = Site::load_parts(root).map_err(Problems::sorted)?;
-        let site = loaded.site;
-        let results: Vec<(Result<PageRender, SiteError>, Option<OutputFile>)> = site
-            .pages
-            .par_iter()
-            .map(|p| match site.render_page(p) {
-                Ok((r, html)) => (Ok(r), Some((p.output.clone(), html.into_bytes()))),
-                Err(e) => (Err(e), None),
-            })
-            .collect();
-        let mut renders = Vec::with_capacity(results.len());
-        let mut files = Vec::with_capacity(results.len());
-        for (r, file) in results {
-            renders.push(r);
-            files.extend(file);
-        }
-        let mut pages_output = Output::default();
-        pages_output.extend(files);
-        let mut build = Build {
-            link_problems: site.pages.iter().map(|_| Vec::new()).collect(),
-            site,
-            failed: loaded.failed,
-            fixed: loaded.fixed,
-            folders: loaded.folders,
-            through_links: loaded.through_links,
-            renders,
-            inbound: HashMap::new(),
-            pages_output,
-        };
-        for i in 0..build.site.pages.len() {
-            build.index_links(i, true);
-        }
-        let all: Vec<usize> = (0..build.site.pages.len()).collect();
-        build.check_links(&all);
-        Ok(build)
-    }
-
     /// Adds (or removes) page `i`'s links to the inbound index.
     fn index_links(&mut self, i: usize, add: bool) {
         let Ok(r) = &self.renders[i] else { return };
-        let page = &self.site.pages[i];
+        let page = &self.pages[i];
         for link in &r.markdown.links {
             let target = links::target(&page.url, link);
             if add {
@@ -399,10 +408,9 @@ impl Build {
         }
     }
 
-    /// The pages as the checks see them, with the index of each in `site.pages`.
+    /// The pages as the checks see them, with the index of each in `pages`.
     fn views(&self) -> Vec<(usize, RenderedPage<'_>)> {
-        self.site
-            .pages
+        self.pages
             .iter()
             .zip(&self.renders)
             .enumerate()
@@ -421,16 +429,13 @@ impl Build {
             .collect()
     }
 
-    /// Checks the links of pages `which` (indexes into `site.pages`) again, in parallel.
+    /// Checks the links of pages `which` (indexes into `pages`) again, in parallel.
     fn check_links(&mut self, which: &[usize]) {
         let views = self.views();
-        let extra = self.site.extra_file_names();
+        let extra = self.extra_file_names();
         let pages: Vec<RenderedPage<'_>> = views.iter().map(|(_, v)| *v).collect();
-        let targets = links::Targets::new(
-            &pages,
-            extra.iter().map(String::as_str),
-            &self.site.broken_urls,
-        );
+        let targets =
+            links::Targets::new(&pages, extra.iter().map(String::as_str), &self.broken_urls);
         let by_index: HashMap<usize, &RenderedPage<'_>> =
             views.iter().map(|(i, v)| (*i, v)).collect();
         let found: Vec<(usize, Vec<SiteError>)> = which
@@ -448,45 +453,17 @@ impl Build {
         }
     }
 
-    /// Every check over the site as it stands; the complete output when nothing is wrong.
-    pub fn output(&self) -> Result<Output, Problems> {
-        let mut problems = Problems(self.fixed.iter().map(SiteError::copy).collect());
-        problems
-            .0
-            .extend(self.failed.iter().map(|f| f.error.copy()));
-        load::set_problems(&self.site.pages, &self.failed, &mut problems);
-        self.site.misplaced_glossary(&mut problems);
-        for r in &self.renders {
-            if let Err(e) = r {
-                problems.push(e.copy());
-            }
-        }
-        problems
-            .0
-            .extend(self.link_problems.iter().flatten().map(SiteError::copy));
-        let views: Vec<RenderedPage<'_>> = self.views().into_iter().map(|(_, v)| v).collect();
-        policy::check(&self.site, &views, &mut problems);
-        if !problems.is_empty() {
-            return Err(problems.sorted());
-        }
-        let mut out = self.pages_output.clone();
-        for (path, text) in self.site.extra_files() {
-            out.add(path, text.into_bytes());
-        }
-        Ok(out)
-    }
-
     /// Takes in changed files (paths relative to the site root, as a watcher saw them). Pages
     /// below `content/` are read and rendered again, added or dropped; changes elsewhere in
     /// the root (the output folder, editor backups) are ignored; anything that can change more
-    /// than the pages it names asks for [`Update::Full`], and then this build is stale.
+    /// than the pages it names asks for [`Update::Full`], and then this value is stale.
     pub fn update<'p>(&mut self, changed: impl IntoIterator<Item = &'p Path>) -> Update {
         if self.through_links {
             return Update::Full;
         }
         let mut rels = BTreeSet::new();
         for path in changed {
-            let root_rel = path.strip_prefix(&self.site.root).unwrap_or(path);
+            let root_rel = path.strip_prefix(&self.root).unwrap_or(path);
             let mut parts = root_rel.components();
             let first = parts.next().map(|c| c.as_os_str().to_string_lossy());
             match first.as_deref() {
@@ -498,11 +475,11 @@ impl Build {
                 .map(|c| c.as_os_str().to_string_lossy())
                 .collect::<Vec<_>>()
                 .join("/");
-            if rel.is_empty() || rel == "glossary.md" {
+            if rel.is_empty() || rel == glossary::PAGE {
                 return Update::Full;
             }
             let is_md = rel.ends_with(".md");
-            match std::fs::symlink_metadata(self.site.root.join(root_rel)) {
+            match std::fs::symlink_metadata(self.root.join(root_rel)) {
                 Ok(m) if m.is_dir() || m.file_type().is_symlink() => return Update::Full,
                 Ok(m) if m.is_file() && is_md => {
                     rels.insert(rel);
@@ -524,7 +501,7 @@ impl Build {
         for rel in &rels {
             if let Some(i) = self.index_of(rel) {
                 self.index_links(i, false);
-                let page = self.site.pages.remove(i);
+                let page = self.pages.remove(i);
                 let _stale = self.renders.remove(i);
                 self.link_problems.remove(i);
                 self.pages_output.remove(&page.output);
@@ -532,7 +509,7 @@ impl Build {
             self.failed.retain(|f| f.rel != *rel);
         }
         // ...in with the new, read and rendered in parallel.
-        let root = &self.site.root;
+        let root = &self.root;
         let loaded: Vec<(String, Result<Page, SiteError>)> = rels
             .par_iter()
             .filter(|rel| root.join("content").join(rel).is_file())
@@ -549,8 +526,8 @@ impl Build {
                 }),
             }
         }
-        self.site.broken_urls = self.failed.iter().map(|f| f.url.clone()).collect();
-        let site = &self.site;
+        self.broken_urls = self.failed.iter().map(|f| f.url.clone()).collect();
+        let site = &*self;
         let rendered: Vec<_> = fresh
             .into_par_iter()
             .map(|p| {
@@ -561,14 +538,13 @@ impl Build {
         let mut files = Vec::new();
         for (page, r) in rendered {
             let at = self
-                .site
                 .pages
                 .partition_point(|p| load::path_order(&p.rel, &page.rel).is_lt());
             let r = r.map(|(r, html)| {
                 files.push((page.output.clone(), html.into_bytes()));
                 r
             });
-            self.site.pages.insert(at, page);
+            self.pages.insert(at, page);
             self.renders.insert(at, r);
             self.link_problems.insert(at, Vec::new());
             self.index_links(at, true);
@@ -600,31 +576,8 @@ impl Build {
 
     fn index_of(&self, rel: &str) -> Option<usize> {
         let at = self
-            .site
             .pages
             .partition_point(|p| load::path_order(&p.rel, rel).is_lt());
-        (self.site.pages.get(at)?.rel == rel).then_some(at)
+        (self.pages.get(at)?.rel == rel).then_some(at)
     }
-
-    pub fn pages(&self) -> usize {
-        self.site.pages.len()
-    }
-}
-
-pub struct BuildSummary {
-    pub pages: usize,
-    pub files: usize,
-    pub bytes: usize,
-}
-
-/// `mdz build`: load, render, check, then swap the new tree into `out`.
-pub fn build(root: &Path, out: &Path) -> Result<BuildSummary, Problems> {
-    let build = Build::new(root)?;
-    let output = build.output()?;
-    output.write_atomically(out)?;
-    Ok(BuildSummary {
-        pages: build.pages(),
-        files: output.files().len(),
-        bytes: output.files().values().map(|b| b.len()).sum(),
-    })
 }

@@ -3,8 +3,8 @@
 //! "Last updated" date stand on every policy page, abbreviations have glossary entries, and
 //! security.txt has not expired.
 
-use super::error::{Problems, SiteError};
-use super::{RenderedPage, Report, Site};
+use super::RenderedPage;
+use super::error::SiteError;
 use crate::config::{Config, locate_key};
 use crate::dates;
 use crate::location::Location;
@@ -28,8 +28,7 @@ const KNOWN_SCOPES: &[&str] = &[
 /// Pages that carry policy and must show contact and date.
 const POLICY_PAGES: &[&str] = &["privacy.md", "terms.md", "support.md"];
 
-pub fn check(site: &Site, pages: &[RenderedPage<'_>], problems: &mut Problems) {
-    let config = &site.config;
+pub fn check(config: &Config, pages: &[RenderedPage<'_>], problems: &mut Vec<SiteError>) {
     match pages.iter().find(|p| p.page.rel == "privacy.md") {
         None => problems.push(SiteError::file(
             "content/privacy.md",
@@ -43,7 +42,7 @@ pub fn check(site: &Site, pages: &[RenderedPage<'_>], problems: &mut Problems) {
                 .copied()
                 .filter(|s| !scopes::FORBIDDEN.contains(s) && mentions(body, s))
                 .collect();
-            let (line, column) = locate_key(&config_text(site), "tiktok", "scopes");
+            let (line, column) = locate_key(&config_text(config), "tiktok", "scopes");
             let config_loc = Location::new("config.toml", line, column);
             for s in &config.tiktok.scopes {
                 if !disclosed.contains(&s.as_str()) {
@@ -114,8 +113,9 @@ pub fn check(site: &Site, pages: &[RenderedPage<'_>], problems: &mut Problems) {
     }
 }
 
-fn config_text(site: &Site) -> String {
-    std::fs::read_to_string(site.root.join("config.toml")).unwrap_or_default()
+/// The configuration as written, to point at the line of a key.
+fn config_text(config: &Config) -> String {
+    std::fs::read_to_string(config.dir.join("config.toml")).unwrap_or_default()
 }
 
 /// `s` as a whole word (scope names contain dots, so plain `contains` would also match
@@ -133,23 +133,27 @@ fn mentions(text: &str, s: &str) -> bool {
 }
 
 /// security.txt must not be expired (a problem) and should not expire within 30 days (a warning).
-pub fn check_expiry(config: &Config, today: (i32, u8, u8), report: &mut Report) {
+pub fn check_expiry(
+    config: &Config,
+    today: (i32, u8, u8),
+    problems: &mut Vec<SiteError>,
+    warnings: &mut Vec<String>,
+) {
     let Some(d) = config.site.security_txt_expires.date else {
         return;
     };
     let expires = dates::days_from_civil(i64::from(d.year), u32::from(d.month), u32::from(d.day));
     let now = dates::days_from_civil(i64::from(today.0), u32::from(today.1), u32::from(today.2));
-    let text = std::fs::read_to_string(config.dir.join("config.toml")).unwrap_or_default();
-    let (line, column) = locate_key(&text, "site", "security_txt_expires");
+    let (line, column) = locate_key(&config_text(config), "site", "security_txt_expires");
     let location = Location::new(config.dir.join("config.toml"), line, column);
     if expires <= now {
-        report.problems.push(SiteError::at(
+        problems.push(SiteError::at(
             location,
             format!("security.txt expired on {d}"),
             "set site.security_txt_expires to a date under a year ahead (RFC 9116)",
         ));
     } else if expires - now <= 30 {
-        report.warnings.push(format!(
+        warnings.push(format!(
             "{location}: security.txt expires in {} days ({d}); renew site.security_txt_expires",
             expires - now
         ));

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 use tera::{Context, Tera};
 
-use super::error::{Problems, SiteError};
+use super::error::SiteError;
 use crate::chrome::{NAV, NavItem};
 use crate::config::Config;
 
@@ -58,16 +58,16 @@ pub struct HeadingCtx<'a> {
 impl Templates {
     /// Reads `templates/*.html` (the callback's own templates in subfolders are not the site's)
     /// and `templates/style.css`.
-    pub fn load(root: &Path) -> Result<Templates, Problems> {
+    pub fn load(root: &Path) -> Result<Templates, Vec<SiteError>> {
         let dir = root.join("templates");
-        let mut problems = Problems::default();
+        let mut problems = Vec::new();
         let mut sources = Vec::new();
         let entries = std::fs::read_dir(&dir).map_err(|e| {
-            SiteError::file(
+            vec![SiteError::file(
                 "templates",
                 format!("cannot read the templates folder: {e}"),
                 "restore templates/ from git, or pass --root",
-            )
+            )]
         })?;
         let mut names: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
         names.sort();
@@ -119,7 +119,10 @@ impl Templates {
                 problems.push(template_error("(inheritance)", &e));
             }
         }
-        problems.into_result(Templates {
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Templates {
             tera,
             sources,
             style,

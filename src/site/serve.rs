@@ -19,7 +19,7 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
 
 use super::html::escape;
-use super::{Build, Output, Update};
+use super::{Output, Site, Update};
 
 /// Quiet time after the last file event before rebuilding: editors save in bursts (write,
 /// rename, chmod), and one rebuild per save is enough.
@@ -51,7 +51,7 @@ pub fn serve(opts: Options) -> Result<(), Box<dyn std::error::Error>> {
 async fn run(opts: Options) -> Result<(), Box<dyn std::error::Error>> {
     let mut rebuilder = Rebuilder {
         root: opts.root.clone(),
-        build: None,
+        site: None,
     };
     // The first build is on disk before anything is served.
     let first = rebuilder.rebuild(None).and_then(|o| {
@@ -128,20 +128,20 @@ async fn accept(
     }
 }
 
-/// The build kept between saves, so a save re-renders only the pages it touched.
+/// The site kept between saves, so a save re-renders only the pages it touched.
 struct Rebuilder {
     root: PathBuf,
-    build: Option<Build>,
+    site: Option<Site>,
 }
 
 impl Rebuilder {
     /// Rebuilds into memory after `changed` (paths relative to the root; `None`: anything may
-    /// have changed). Only what [`Build::update`] cannot take in alone loads everything again.
+    /// have changed). Only what [`Site::update`] cannot take in alone loads everything again.
     /// `Ok(None)`: the change touched no page, so there is nothing new to serve.
     fn rebuild(&mut self, changed: Option<&BTreeSet<PathBuf>>) -> Result<Option<Output>, String> {
         let started = Instant::now();
-        let update = match (self.build.as_mut(), changed) {
-            (Some(build), Some(paths)) => build.update(paths.iter().map(PathBuf::as_path)),
+        let update = match (self.site.as_mut(), changed) {
+            (Some(site), Some(paths)) => site.update(paths.iter().map(PathBuf::as_path)),
             _ => Update::Full,
         };
         if update == Update::Pages(0) {
@@ -150,20 +150,20 @@ impl Rebuilder {
             return Ok(None);
         }
         if update == Update::Full {
-            self.build = None;
-            self.build = Some(Build::new(&self.root).map_err(|p| p.to_string())?);
+            self.site = None;
+            self.site = Some(Site::load(&self.root).map_err(|p| p.to_string())?);
         }
-        let Some(build) = &self.build else {
+        let Some(site) = &self.site else {
             return Err("no build".into());
         };
-        let result = build.output().map_err(|p| p.to_string());
+        let result = site.output().map_err(|p| p.to_string());
         let what = match update {
             Update::Full => "all".to_string(),
             Update::Pages(n) => format!("{n} of"),
         };
         eprintln!(
             "rebuilt {what} {} pages in {:.1} ms{}",
-            build.pages(),
+            site.page_count(),
             started.elapsed().as_secs_f64() * 1000.0,
             if result.is_ok() {
                 ""
