@@ -1,10 +1,10 @@
-//! What went wrong, in words the operator can act on (`tiktok-api.md` §7–§10). Each
+//! What went wrong, in words the operator can act on (docs/tiktok-contract.md §7–§10). Each
 //! [`Failure`] keeps TikTok's raw code or `fail_reason` and `log_id` beside the explanation,
 //! because TikTok support asks for them.
 
 use crate::store::{Failure, UploadState};
 use crate::tiktok::chunks::PlanError;
-use crate::tiktok::{AccessError, ChunkError, ForeignUploadUrl, TikTokError};
+use crate::tiktok::{AccessError, ChunkError, ForeignUploadUrl, Meaning, TikTokError};
 
 fn failure(code: impl Into<String>, message: impl Into<String>, log_id: Option<&str>) -> Failure {
     Failure {
@@ -47,8 +47,16 @@ pub fn access(e: &AccessError) -> Failure {
             ),
             None,
         ),
-        AccessError::TikTok(t) => match t {
-            TikTokError::OAuth { error, .. } => failure(
+        AccessError::TikTok(t) => match (t, t.meaning()) {
+            (TikTokError::OAuth { error, .. }, Meaning::CredentialsRefused) => failure(
+                error.clone(),
+                format!(
+                    "TikTok refused this service's own client credentials ({error}) when renewing its access. The operator should check TIKTOK_CLIENT_KEY and TIKTOK_CLIENT_SECRET and restart the service, then start the upload again."
+                ),
+                t.log_id(),
+            ),
+            // TikTok in trouble is not a refusal: that case falls through to "try again".
+            (TikTokError::OAuth { error, .. }, m) if m != Meaning::Retry => failure(
                 error.clone(),
                 format!("TikTok refused to renew this service's access ({error}). {SIGN_IN_AGAIN}"),
                 t.log_id(),

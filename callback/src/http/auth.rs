@@ -6,6 +6,7 @@ use subtle::ConstantTimeEq;
 
 use super::headers::{SESSION_COOKIE, STATE_COOKIE, removal, session_cookie, state_cookie};
 use super::request::{Ctx, parse_form};
+use super::tiktok_page::{During, authorize_error_page, tiktok_page};
 use super::{Resp, add_cookie, redirect};
 use crate::pages::Page;
 use crate::store::{Profile, TokenSet};
@@ -173,7 +174,10 @@ async fn callback_page(app: &App, ctx: &Ctx) -> Resp {
                 &format!("token: {}", short(&e)),
             )
             .await;
-            return app.page(ctx, tiktok_failure(&e, app.tiktok.pkce_method()));
+            return app.page(
+                ctx,
+                tiktok_page(&e, app.tiktok.pkce_method(), During::SignIn),
+            );
         }
     };
 
@@ -200,7 +204,10 @@ async fn callback_page(app: &App, ctx: &Ctx) -> Resp {
                 &format!("user info: {}", short(&e)),
             )
             .await;
-            return app.page(ctx, tiktok_failure(&e, app.tiktok.pkce_method()));
+            return app.page(
+                ctx,
+                tiktok_page(&e, app.tiktok.pkce_method(), During::SignIn),
+            );
         }
     };
     if user.open_id != token.open_id {
@@ -214,12 +221,13 @@ async fn callback_page(app: &App, ctx: &Ctx) -> Resp {
         .await;
         return app.page(
             ctx,
-            tiktok_failure(
+            tiktok_page(
                 &TikTokError::Malformed {
                     what: "the profile belongs to another account than the token".into(),
                     log_id: None,
                 },
                 app.tiktok.pkce_method(),
+                During::SignIn,
             ),
         );
     }
@@ -351,106 +359,6 @@ pub(super) fn server_error() -> Page {
         heading: "Something went wrong",
         message: "The service could not complete the request. Nothing was changed; please try again in a moment.".into(),
         action: Some(("/auth/tiktok/start", "Start a new sign-in")),
-    }
-}
-
-/// TikTok's callback carried an `error` other than a plain refusal (§5).
-fn authorize_error_page(error: &str, description: &str) -> Page {
-    let (status, what, advice) = match error {
-        "server_error" | "temporarily_unavailable" => (
-            StatusCode::BAD_GATEWAY,
-            "TikTok could not process the authorization just now.".to_string(),
-            "This is a problem on TikTok's side.".to_string(),
-        ),
-        _ => (
-            StatusCode::BAD_GATEWAY,
-            format!("TikTok refused the authorization request ({error})."),
-            "This usually means the app's settings at TikTok (client key, redirect URI or permissions) do not match this service's configuration; the operator should check them.".to_string(),
-        ),
-    };
-    let advice = if description.is_empty() {
-        advice
-    } else {
-        format!("{advice} TikTok's explanation: {description}")
-    };
-    Page::TikTok {
-        status,
-        what,
-        advice,
-        log_id: String::new(),
-        retry_href: "/auth/tiktok/start",
-        retry_label: "start a new sign-in",
-    }
-}
-
-/// A failed call to TikTok, in words the operator can act on (§5, §10).
-pub(super) fn tiktok_failure(e: &TikTokError, pkce: mdz::config::PkceChallenge) -> Page {
-    let (status, what, advice) = match e {
-        TikTokError::Timeout => (
-            StatusCode::BAD_GATEWAY,
-            "TikTok did not answer in time.".to_string(),
-            "No account was connected.".to_string(),
-        ),
-        TikTokError::Network(_) | TikTokError::Http { .. } => (
-            StatusCode::BAD_GATEWAY,
-            "TikTok could not be reached or had an internal error.".to_string(),
-            "No account was connected.".to_string(),
-        ),
-        TikTokError::OAuth { error, .. } if error == "invalid_grant" => (
-            StatusCode::BAD_REQUEST,
-            "TikTok did not accept the authorization code: it has expired or was already used."
-                .to_string(),
-            "Authorization codes work once and only for a short time; a new sign-in gets a fresh one."
-                .to_string(),
-        ),
-        TikTokError::OAuth { error, description, .. } if error == "invalid_request" && description.to_lowercase().contains("code verifier") => (
-            StatusCode::BAD_GATEWAY,
-            format!("TikTok rejected the PKCE code challenge ({description})."),
-            format!(
-                "The challenge was sent {} encoded. If this persists, the operator can set tiktok.pkce_challenge = \"{}\" in config.toml and restart.",
-                match pkce { mdz::config::PkceChallenge::Hex => "hex", mdz::config::PkceChallenge::Base64url => "base64url" },
-                match pkce { mdz::config::PkceChallenge::Hex => "base64url", mdz::config::PkceChallenge::Base64url => "hex" },
-            ),
-        ),
-        TikTokError::OAuth { error, .. } if error == "invalid_client" => (
-            StatusCode::BAD_GATEWAY,
-            "TikTok did not accept this service's client credentials.".to_string(),
-            "The operator should check TIKTOK_CLIENT_KEY and TIKTOK_CLIENT_SECRET.".to_string(),
-        ),
-        TikTokError::OAuth { error, .. } => (
-            StatusCode::BAD_GATEWAY,
-            format!("TikTok refused the request ({error})."),
-            "No account was connected.".to_string(),
-        ),
-        // TikTok's own failures, which a later try may not meet: not a refusal.
-        TikTokError::Api { status, code, .. } if *status >= 500 || code == "internal_error" => (
-            StatusCode::BAD_GATEWAY,
-            format!("TikTok had an internal error ({code})."),
-            "No account was connected. This is a problem on TikTok's side; try again in a few minutes.".to_string(),
-        ),
-        TikTokError::Api { code, .. } if code == "rate_limit_exceeded" => (
-            StatusCode::BAD_GATEWAY,
-            "TikTok is limiting requests from this service just now (rate_limit_exceeded).".to_string(),
-            "No account was connected. Wait a minute, then start a new sign-in.".to_string(),
-        ),
-        TikTokError::Api { code, .. } => (
-            StatusCode::BAD_GATEWAY,
-            format!("TikTok refused to return the profile ({code})."),
-            "No account was connected.".to_string(),
-        ),
-        TikTokError::Malformed { .. } => (
-            StatusCode::BAD_GATEWAY,
-            "TikTok's answer could not be understood.".to_string(),
-            "No account was connected.".to_string(),
-        ),
-    };
-    Page::TikTok {
-        status,
-        what,
-        advice,
-        log_id: e.log_id().unwrap_or("").to_string(),
-        retry_href: "/auth/tiktok/start",
-        retry_label: "start a new sign-in",
     }
 }
 

@@ -7,6 +7,7 @@ mod headers;
 mod limits;
 mod operator;
 mod request;
+mod tiktok_page;
 mod uploads;
 
 use std::convert::Infallible;

@@ -6,13 +6,14 @@ use hyper::StatusCode;
 use hyper::body::Incoming;
 use subtle::ConstantTimeEq;
 
-use super::auth::{server_error, tiktok_failure};
+use super::auth::server_error;
 use super::headers::{SESSION_COOKIE, removal};
 use super::request::{BodyError, Ctx, read_form};
+use super::tiktok_page::{During, tiktok_page};
 use super::{Resp, add_cookie};
 use crate::pages::{OperatorView, Page};
 use crate::store::{Account, Session};
-use crate::tiktok::AccessError;
+use crate::tiktok::{AccessError, Revocation, revoke_access};
 use crate::{App, events, now_ms};
 
 pub(super) fn sign_in_required() -> Page {
@@ -165,56 +166,40 @@ pub async fn disconnect(app: &App, ctx: &Ctx, body: Incoming) -> Resp {
         .flatten()
         .map(|a| a.display_name)
         .unwrap_or_default();
-    let message = match app
-        .refresher
-        .access_token(&app.tiktok, &app.store, &s.open_id)
-        .await
-    {
-        Ok(token) => match app.tiktok.revoke(&token).await {
-            Ok(()) => format!(
-                "The TikTok account {display} was disconnected and this service's access was revoked at TikTok."
-            ),
-            // TikTok answered and refused: the token is already unusable there.
-            Err(e) if e.oauth_category().is_some() && !e.is_transient_oauth() => {
-                tracing::warn!(error = %e, "revoke refused; forgetting the token anyway");
-                format!(
-                    "The TikTok account {display} was disconnected. TikTok reported that the access had already ended."
-                )
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "revoke failed; keeping the connection");
-                app.event(ctx, events::TIKTOK_ERROR, 502, "revoke failed")
-                    .await;
-                let mut page = tiktok_failure(&e, app.tiktok.pkce_method());
-                if let Page::TikTok {
-                    advice,
-                    retry_href,
-                    retry_label,
-                    ..
-                } = &mut page
-                {
-                    *advice = "Nothing was changed: the account is still connected.".into();
-                    *retry_href = "/operator";
-                    *retry_label = "return to the operator page and disconnect again";
-                }
-                return app.page(ctx, page);
-            }
-        },
-        Err(AccessError::Reauthorize | AccessError::NotConnected) => {
+    let revocation = revoke_access(
+        &app.tiktok,
+        &app.refresher,
+        &app.store,
+        &s.open_id,
+        now_ms(),
+    )
+    .await;
+    let message = match revocation {
+        Ok(Revocation::Revoked) => format!(
+            "The TikTok account {display} was disconnected and this service's access was revoked at TikTok."
+        ),
+        Ok(Revocation::AlreadyEnded(why)) => {
+            tracing::info!(%why, "the access had already ended; forgetting the connection");
+            format!(
+                "The TikTok account {display} was disconnected. TikTok reported that the access had already ended."
+            )
+        }
+        Ok(Revocation::NothingStored) => {
             "The TikTok account's access had already ended at TikTok; the local record was removed."
                 .to_string()
         }
-        Err(AccessError::TikTok(e)) => {
-            app.event(
+        // The grant may still be live at TikTok: keeping the connection keeps the way to
+        // revoke it once TikTok (or this service's credentials) work again.
+        Ok(Revocation::NotRevoked(e)) => {
+            tracing::warn!(error = %e, "revoke failed; keeping the connection");
+            app.event(ctx, events::TIKTOK_ERROR, 502, "revoke failed")
+                .await;
+            return app.page(
                 ctx,
-                events::TIKTOK_ERROR,
-                502,
-                "refresh before revoke failed",
-            )
-            .await;
-            return app.page(ctx, tiktok_failure(&e, app.tiktok.pkce_method()));
+                tiktok_page(&e, app.tiktok.pkce_method(), During::Disconnect),
+            );
         }
-        Err(AccessError::Store(e)) => {
+        Err(e) => {
             tracing::error!(error = %e, "token lookup failed");
             return app.page(ctx, server_error());
         }

@@ -1,5 +1,5 @@
 //! The TikTok client: authorize URL and PKCE, token exchange, refresh, revoke and user info, as
-//! `tiktok-api.md` states the wire contract. Every call has a timeout and never follows a
+//! docs/tiktok-contract.md states the wire contract. Every call has a timeout and never follows a
 //! redirect (a redirect from an API host is either a fault or an attack), tokens travel only in
 //! form bodies and `Authorization` headers, and what gets logged is TikTok's `log_id`.
 
@@ -7,6 +7,7 @@ mod auth;
 pub mod chunks;
 mod error;
 mod refresh;
+mod revoke;
 mod upload;
 mod user;
 
@@ -16,8 +17,9 @@ use mdz::Config;
 use mdz::config::PkceChallenge;
 
 pub use auth::{Pkce, TokenResponse, authorize_url, new_state};
-pub use error::TikTokError;
+pub use error::{Meaning, TikTokError};
 pub use refresh::{AccessError, Refresher};
+pub use revoke::{Revocation, revoke_access};
 pub use upload::{
     ChunkAccepted, ChunkError, ForeignUploadUrl, Inited, PostStatus, check_upload_url,
     content_type_for,
