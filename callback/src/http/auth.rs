@@ -7,7 +7,7 @@ use subtle::ConstantTimeEq;
 use super::headers::{SESSION_COOKIE, STATE_COOKIE, removal, session_cookie, state_cookie};
 use super::request::{Ctx, parse_form};
 use super::tiktok_page::{During, authorize_error_page, tiktok_page};
-use super::{Resp, add_cookie, redirect};
+use super::{Resp, add_cookie, redirect, server_error};
 use crate::pages::Page;
 use crate::store::{Profile, TokenSet};
 use crate::tiktok::{self, Pkce, TikTokError, TokenResponse};
@@ -351,15 +351,6 @@ async fn revoke_quietly(app: &App, ctx: &Ctx, token: &TokenResponse) {
 
 fn short(e: &TikTokError) -> String {
     e.to_string().chars().take(300).collect()
-}
-
-pub(super) fn server_error() -> Page {
-    Page::Error {
-        status: StatusCode::INTERNAL_SERVER_ERROR,
-        heading: "Something went wrong",
-        message: "The service could not complete the request. Nothing was changed; please try again in a moment.".into(),
-        action: Some(("/auth/tiktok/start", "Start a new sign-in")),
-    }
 }
 
 #[cfg(test)]

@@ -3,11 +3,13 @@
 
 mod auth;
 mod conns;
+mod guard;
 mod headers;
 mod limits;
 mod operator;
 mod request;
 mod tiktok_page;
+mod time;
 mod uploads;
 
 use std::convert::Infallible;
@@ -222,6 +224,16 @@ async fn route(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
 fn declared_length(ctx: &Ctx) -> Option<u64> {
     ctx.header("content-length")
         .and_then(|v| v.trim().parse().ok())
+}
+
+/// This service failed (its records, most likely); nothing was changed.
+fn server_error() -> Page {
+    Page::Error {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        heading: "Something went wrong",
+        message: "The service could not complete the request. Nothing was changed; please try again in a moment.".into(),
+        action: Some(("/auth/tiktok/start", "Start a new sign-in")),
+    }
 }
 
 pub fn text(status: StatusCode, body: &'static str) -> Resp {
