@@ -8,6 +8,7 @@ mod headers;
 mod limits;
 mod operator;
 mod request;
+mod signin;
 mod tiktok_page;
 mod time;
 mod uploads;
