@@ -9,6 +9,7 @@ use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 
 use super::request::{Ctx, parse_form};
+use super::routes::{self, Route};
 use super::time::{utc_minute, utc_second};
 use super::{Resp, guard, redirect, server_error};
 use crate::assets::{Manifest, ManifestError, digest_fingerprinted, human_size};
@@ -23,19 +24,6 @@ use crate::{App, now_ms};
 pub const REFRESH_SECS: u64 = 3;
 /// Recent uploads listed on the operator page.
 const RECENT: u32 = 10;
-
-pub const CREATE_PATH: &str = "/operator/uploads";
-const STATUS_PREFIX: &str = "/operator/uploads/";
-
-/// The id in `/operator/uploads/{id}`: digits only, no leading zero, no sign.
-pub fn status_id(path: &str) -> Option<i64> {
-    let digits = path.strip_prefix(STATUS_PREFIX)?;
-    let plain = !digits.is_empty()
-        && digits.len() <= 18
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0');
-    plain.then(|| digits.parse().ok()).flatten()
-}
 
 fn manifest_path(app: &App) -> std::path::PathBuf {
     app.config.resolve(&app.config.callback.assets)
@@ -354,7 +342,7 @@ pub async fn create(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
     }
     redirect(
         StatusCode::SEE_OTHER,
-        &format!("{STATUS_PREFIX}{}", created.id()),
+        &Route::UploadStatus.path(Some(created.id())),
     )
 }
 
@@ -363,7 +351,7 @@ pub async fn show(app: &App, ctx: &Ctx) -> Resp {
         Ok(s) => s,
         Err(page) => return app.page(ctx, page),
     };
-    let Some(id) = status_id(ctx.path()) else {
+    let Some(id) = routes::upload_id(ctx.path()) else {
         return app.page(ctx, Page::NotFound);
     };
     let row = match app.store.upload(id).await {
@@ -430,29 +418,5 @@ fn upload_view(u: &UploadRow, title: String, csrf: String, refreshing: bool) -> 
         ),
         refreshing,
         refresh_secs: REFRESH_SECS,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_plain_ids_name_an_upload() {
-        assert_eq!(status_id("/operator/uploads/1"), Some(1));
-        assert_eq!(status_id("/operator/uploads/1234567"), Some(1_234_567));
-        for bad in [
-            "/operator/uploads/",
-            "/operator/uploads/0",
-            "/operator/uploads/01",
-            "/operator/uploads/-1",
-            "/operator/uploads/+1",
-            "/operator/uploads/1/",
-            "/operator/uploads/1x",
-            "/operator/uploads/9999999999999999999",
-            "/operator/uploadsX/1",
-        ] {
-            assert_eq!(status_id(bad), None, "{bad}");
-        }
     }
 }
