@@ -1,4 +1,4 @@
-//! The chunk plan for an inbox upload (`tiktok-api.md` §8), as a pure function so it can be
+//! The chunk plan for an inbox upload (docs/tiktok-contract.md §8), as a pure function so it can be
 //! tested over every size from 1 byte to 4 GB without a file.
 //!
 //! TikTok's rules: a chunk is 5–64 MB, the count is `video_size / chunk_size` rounded down, the

@@ -165,12 +165,6 @@ impl Meaning {
             _ => Meaning::GiveUp,
         }
     }
-
-    /// The failure is on this service's side of the configuration: the user's grant at TikTok
-    /// is not affected by it.
-    pub fn is_ours(self) -> bool {
-        matches!(self, Meaning::CredentialsRefused | Meaning::Misconfigured)
-    }
 }
 
 #[cfg(test)]
@@ -257,7 +251,6 @@ mod tests {
         // is still live at TikTok and only this service can no longer speak for it.
         let e = oauth("invalid_client");
         assert_eq!(e.revoke_meaning(), Meaning::CredentialsRefused);
-        assert!(e.meaning().is_ours());
         assert_eq!(
             oauth("invalid_grant").revoke_meaning(),
             Meaning::Reauthorize
