@@ -9,13 +9,14 @@ use std::path::Path;
 use mdz::Config;
 use serde_json::{Map, Value, json};
 
-use crate::secrets::{Secret, Secrets, TokenKey};
+use crate::secrets::{Secrets, TokenKey};
 use crate::store::backup::{BackupError, BackupReport};
 use crate::store::{
     Cell, Cipher, Content, DB_FILE, Outcome, Purged, Retention, Store, StoreError, TableExport,
     TableOutcome,
 };
-use crate::tiktok::{self, TikTokError};
+pub use crate::tiktok::Revocation;
+use crate::tiktok::{self, Meaning, TikTokError};
 use crate::{Options, now_ms};
 
 #[derive(Debug, thiserror::Error)]
@@ -153,20 +154,6 @@ fn row_json(row: &[(String, Cell)]) -> Value {
     Value::Object(m)
 }
 
-/// What happened at TikTok when forgetting an account.
-#[derive(Debug)]
-pub enum Revocation {
-    /// TikTok confirmed: the service can no longer act for the account.
-    Revoked,
-    /// TikTok said the access had already ended (or the stored grant had expired).
-    AlreadyEnded(String),
-    /// No connection was stored, so there was no token to revoke.
-    NothingStored,
-    /// TikTok could not be reached or refused for a reason of its own: the access may still be
-    /// live there. The local records were deleted anyway.
-    NotRevoked(TikTokError),
-}
-
 #[derive(Debug)]
 pub struct ForgetReport {
     pub open_id: String,
@@ -188,9 +175,16 @@ impl ForgetReport {
     /// The warning to show when TikTok still holds a live grant.
     pub fn warning(&self) -> Option<String> {
         match &self.revocation {
-            Revocation::NotRevoked(e) => Some(format!(
-                "the access was NOT revoked at TikTok ({e}). The local records were deleted anyway. Ask the user to remove MiraDigitalZen Publisher in TikTok (Settings and privacy > Security & permissions > Apps and services permissions), or sign in as that account and disconnect."
-            )),
+            Revocation::NotRevoked(e) => {
+                let credentials = if e.meaning() == Meaning::CredentialsRefused {
+                    " TikTok refused this service's client credentials: check TIKTOK_CLIENT_KEY and TIKTOK_CLIENT_SECRET."
+                } else {
+                    ""
+                };
+                Some(format!(
+                    "the access was NOT revoked at TikTok ({e}).{credentials} The local records were deleted anyway. Ask the user to remove MiraDigitalZen Publisher in TikTok (Settings and privacy > Security & permissions > Apps and services permissions), or sign in as that account and disconnect."
+                ))
+            }
             _ => None,
         }
     }
@@ -208,62 +202,15 @@ pub async fn forget(
 ) -> Result<ForgetReport, StoreError> {
     // A token that cannot be decrypted (wrong MDZ_TOKEN_KEY) stops here, before anything is
     // deleted: with the right key the operator can still revoke.
-    let revocation = revoke(store, client, open_id, now).await?;
+    // Its own refresher: the command runs beside `serve`, not inside it, so there is no lock to
+    // share; a rotated pair it stores is deleted a moment later with the rest.
+    let revocation =
+        tiktok::revoke_access(client, &tiktok::Refresher::default(), store, open_id, now).await?;
     let tables = store.forget(open_id, retention).await?;
     Ok(ForgetReport {
         open_id: open_id.to_string(),
         revocation,
         tables,
-    })
-}
-
-/// Refresh this long before the access token's expiry: the revoke must arrive while it lives.
-const EXPIRY_MARGIN_MS: i64 = 60_000;
-
-async fn revoke(
-    store: &Store,
-    client: &tiktok::Client,
-    open_id: &str,
-    now: i64,
-) -> Result<Revocation, StoreError> {
-    let Some(t) = store.tokens(open_id).await? else {
-        return Ok(Revocation::NothingStored);
-    };
-    let access: Secret = if now < t.access_expires_at.saturating_sub(EXPIRY_MARGIN_MS) {
-        t.access
-    } else if now >= t.refresh_expires_at {
-        return Ok(Revocation::AlreadyEnded(
-            "the stored authorization had expired".into(),
-        ));
-    } else {
-        // The rotated pair is not stored: the records are deleted right after.
-        match client.refresh(&t.refresh).await {
-            Ok(fresh) if fresh.open_id == open_id => fresh.access_token,
-            Ok(_) => {
-                return Ok(Revocation::NotRevoked(TikTokError::Malformed {
-                    what: "refresh answered for another account".into(),
-                    log_id: None,
-                }));
-            }
-            Err(e) if e.needs_reauthorization() => {
-                return Ok(Revocation::AlreadyEnded(format!("TikTok: {e}")));
-            }
-            Err(e) => return Ok(Revocation::NotRevoked(e)),
-        }
-    };
-    Ok(match client.revoke(&access).await {
-        Ok(()) => Revocation::Revoked,
-        // The token is no longer valid at TikTok: the grant is gone already.
-        Err(e)
-            if matches!(
-                e.oauth_category(),
-                Some("invalid_grant" | "invalid_request")
-            ) =>
-        {
-            Revocation::AlreadyEnded(format!("TikTok: {e}"))
-        }
-        // Network, 5xx, or our own client refused (`invalid_client`): still live there.
-        Err(e) => Revocation::NotRevoked(e),
     })
 }
 

@@ -10,30 +10,8 @@ use super::{Ready, advice, body};
 use crate::assets::Fingerprint;
 use crate::store::{Failure, UploadState};
 use crate::tiktok::chunks::{self, Plan};
-use crate::tiktok::{AccessError, ChunkError, Inited, TikTokError, check_upload_url};
+use crate::tiktok::{AccessError, ChunkError, Inited, Meaning, check_upload_url};
 use crate::{App, now_ms};
-
-/// How a failed call should be handled.
-enum Kind {
-    TokenInvalid,
-    RateLimited,
-    Transient,
-    Fatal,
-}
-
-fn kind(e: &TikTokError) -> Kind {
-    match e {
-        TikTokError::Api { code, .. } if code == "access_token_invalid" => Kind::TokenInvalid,
-        TikTokError::Api { code, .. } if code == "rate_limit_exceeded" => Kind::RateLimited,
-        TikTokError::Http { status: 429, .. } => Kind::RateLimited,
-        TikTokError::Api { code, status, .. } if code == "internal_error" || *status >= 500 => {
-            Kind::Transient
-        }
-        TikTokError::Timeout | TikTokError::Network(_) => Kind::Transient,
-        TikTokError::Http { status, .. } if *status >= 500 => Kind::Transient,
-        _ => Kind::Fatal,
-    }
-}
 
 /// Logs a store failure; the job cannot report progress without its records.
 fn stored<T>(r: Result<T, crate::store::StoreError>) -> Result<T, Failure> {
@@ -177,16 +155,20 @@ async fn init(
             Err(e) => e,
         };
         tracing::warn!(error = %e, "inbox init failed");
-        match kind(&e) {
-            Kind::TokenInvalid if !refreshed => {
+        // A timed-out init is tried again although it may have happened: an init TikTok did
+        // carry out only leaves an unused upload address behind, which expires on its own.
+        match e.meaning() {
+            Meaning::RefreshToken if !refreshed => {
                 refreshed = true;
                 *token = refresh_rejected(app, open_id, token).await?;
             }
-            Kind::RateLimited if limited < opts.rate_limit_retries => {
+            Meaning::Wait if limited < opts.rate_limit_retries => {
                 limited += 1;
                 tokio::time::sleep(opts.rate_limit_wait).await;
             }
-            Kind::Transient if transient < opts.transient_retries => {
+            Meaning::Retry | Meaning::Unreachable | Meaning::MayHaveHappened
+                if transient < opts.transient_retries =>
+            {
                 tokio::time::sleep(opts.backoff(transient)).await;
                 transient += 1;
             }
@@ -336,14 +318,17 @@ async fn poll(app: &App, id: i64, open_id: &str, publish_id: &str) -> Result<(),
             Err(e) => e,
         };
         tracing::warn!(upload = id, error = %e, "status check failed");
-        match kind(&e) {
-            Kind::TokenInvalid if !refreshed => {
+        match e.meaning() {
+            Meaning::RefreshToken if !refreshed => {
                 refreshed = true;
                 refresh_rejected(app, open_id, &token).await?;
             }
-            Kind::RateLimited => pause = pause.max(opts.rate_limit_wait),
-            // TikTok-side trouble: keep polling, at the slow pace.
-            Kind::Transient => pause = opts.poll_slow,
+            Meaning::Wait => pause = pause.max(opts.rate_limit_wait),
+            // TikTok-side trouble, and a status read is harmless to repeat: keep polling, at
+            // the slow pace.
+            Meaning::Retry | Meaning::Unreachable | Meaning::MayHaveHappened => {
+                pause = opts.poll_slow
+            }
             _ => return Err(advice::api(&e)),
         }
     }

@@ -3,10 +3,15 @@
 
 mod auth;
 mod conns;
+mod guard;
 mod headers;
 mod limits;
 mod operator;
 mod request;
+mod routes;
+mod signin;
+mod tiktok_page;
+mod time;
 mod uploads;
 
 use std::convert::Infallible;
@@ -20,7 +25,7 @@ use hyper::body::Incoming;
 use hyper::header::{ALLOW, CONTENT_TYPE, HeaderValue, LOCATION, RETRY_AFTER, SET_COOKIE};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
@@ -36,6 +41,7 @@ use crate::pages::Page;
 use crate::store::SecurityEvent;
 use conns::Conns;
 use request::Ctx;
+use routes::Route;
 
 pub type Resp = Response<Full<Bytes>>;
 
@@ -154,8 +160,7 @@ async fn route(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
             },
         );
     }
-    let limited = ctx.path().starts_with("/auth/") || ctx.path().starts_with("/operator");
-    if limited {
+    if routes::rate_limited(ctx.path()) {
         if let Err(wait) = app.limiter.check(ctx.client) {
             let secs = limits::retry_after_secs(wait);
             if app.limiter.note_refusal(ctx.client) {
@@ -178,13 +183,10 @@ async fn route(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
     if declared_length(ctx).is_some_and(|n| n > MAX_FORM as u64) {
         return app.page(ctx, request::too_large());
     }
-    let allowed: &[Method] = match ctx.path() {
-        "/auth/tiktok/start" | "/auth/tiktok/callback" | "/operator" | "/healthz" => &[Method::GET],
-        "/operator/disconnect" | uploads::CREATE_PATH => &[Method::POST],
-        p if uploads::status_id(p).is_some() => &[Method::GET],
-        _ => return app.page(ctx, Page::NotFound),
+    let Some(route) = Route::find(ctx.path()) else {
+        return app.page(ctx, Page::NotFound);
     };
-    if !allowed.contains(&ctx.method) {
+    if !route.methods().contains(&ctx.method) {
         let mut resp = app.page(
             ctx,
             Page::Error {
@@ -194,25 +196,19 @@ async fn route(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
                 action: None,
             },
         );
-        let allow = allowed
-            .iter()
-            .map(Method::as_str)
-            .collect::<Vec<_>>()
-            .join(", ");
-        if let Ok(v) = HeaderValue::from_str(&allow) {
+        if let Ok(v) = HeaderValue::from_str(&route.allow()) {
             resp.headers_mut().insert(ALLOW, v);
         }
         return resp;
     }
-    match ctx.path() {
-        "/healthz" => text(StatusCode::OK, "ok\n"),
-        "/auth/tiktok/start" => auth::start(app, ctx).await,
-        "/auth/tiktok/callback" => auth::callback(app, ctx).await,
-        "/operator" => operator::show(app, ctx).await,
-        "/operator/disconnect" => operator::disconnect(app, ctx, body).await,
-        uploads::CREATE_PATH => uploads::create(app, ctx, body).await,
-        p if uploads::status_id(p).is_some() => uploads::show(app, ctx).await,
-        _ => app.page(ctx, Page::NotFound),
+    match route {
+        Route::Health => text(StatusCode::OK, "ok\n"),
+        Route::SignInStart => auth::start(app, ctx).await,
+        Route::SignInCallback => auth::callback(app, ctx).await,
+        Route::Operator => operator::show(app, ctx).await,
+        Route::Disconnect => operator::disconnect(app, ctx, body).await,
+        Route::UploadCreate => uploads::create(app, ctx, body).await,
+        Route::UploadStatus => uploads::show(app, ctx).await,
     }
 }
 
@@ -221,6 +217,16 @@ async fn route(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
 fn declared_length(ctx: &Ctx) -> Option<u64> {
     ctx.header("content-length")
         .and_then(|v| v.trim().parse().ok())
+}
+
+/// This service failed (its records, most likely); nothing was changed.
+fn server_error() -> Page {
+    Page::Error {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        heading: "Something went wrong",
+        message: "The service could not complete the request. Nothing was changed; please try again in a moment.".into(),
+        action: Some(("/auth/tiktok/start", "Start a new sign-in")),
+    }
 }
 
 pub fn text(status: StatusCode, body: &'static str) -> Resp {

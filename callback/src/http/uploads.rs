@@ -7,39 +7,23 @@ use std::sync::Arc;
 use hyper::StatusCode;
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
-use subtle::ConstantTimeEq;
 
-use super::auth::server_error;
-use super::operator::{
-    body_error_page, csrf_refused, same_origin, session, sign_in_required, utc_minute, utc_second,
-};
-use super::request::{Ctx, parse_form, read_form};
-use super::{Resp, redirect};
+use super::request::{Ctx, parse_form};
+use super::routes::{self, Route};
+use super::time::{utc_minute, utc_second};
+use super::{Resp, guard, redirect, server_error};
 use crate::assets::{Manifest, ManifestError, digest_fingerprinted, human_size};
 use crate::handoff::{self, Ready, plain_state};
 use crate::pages::{AssetItem, Page, UploadItem, UploadView};
 use crate::store::{Created, Decision, NewUpload, UploadRow, UploadState};
 use crate::tiktok::chunks::MAX_VIDEO;
 use crate::tiktok::content_type_for;
-use crate::{App, events, now_ms};
+use crate::{App, now_ms};
 
 /// Seconds between automatic refreshes of a running upload's page.
 pub const REFRESH_SECS: u64 = 3;
 /// Recent uploads listed on the operator page.
 const RECENT: u32 = 10;
-
-pub const CREATE_PATH: &str = "/operator/uploads";
-const STATUS_PREFIX: &str = "/operator/uploads/";
-
-/// The id in `/operator/uploads/{id}`: digits only, no leading zero, no sign.
-pub fn status_id(path: &str) -> Option<i64> {
-    let digits = path.strip_prefix(STATUS_PREFIX)?;
-    let plain = !digits.is_empty()
-        && digits.len() <= 18
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0');
-    plain.then(|| digits.parse().ok()).flatten()
-}
 
 fn manifest_path(app: &App) -> std::path::PathBuf {
     app.config.resolve(&app.config.callback.assets)
@@ -300,31 +284,10 @@ async fn check(app: &App, label: &str, open_id: &str) -> Result<(String, Ready),
 }
 
 pub async fn create(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
-    if !same_origin(app, ctx) {
-        app.event(ctx, events::CSRF_REJECTED, 403, "cross-origin POST")
-            .await;
-        return app.page(ctx, csrf_refused());
-    }
-    let s = match session(app, ctx).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return app.page(ctx, sign_in_required()),
+    let (s, form) = match guard::operator_form(app, ctx, body).await {
+        Ok(checked) => checked,
         Err(page) => return app.page(ctx, page),
     };
-    let form = match read_form(&ctx.headers, body, app.options.body_read_timeout).await {
-        Ok(f) => f,
-        Err(e) => return app.page(ctx, body_error_page(e)),
-    };
-    let sent = form.get("csrf").map(String::as_str).unwrap_or("");
-    if sent.is_empty() || !bool::from(sent.as_bytes().ct_eq(s.csrf.as_bytes())) {
-        app.event(
-            ctx,
-            events::CSRF_REJECTED,
-            403,
-            "missing or wrong csrf token",
-        )
-        .await;
-        return app.page(ctx, csrf_refused());
-    }
     let label = form.get("asset").map(String::as_str).unwrap_or("");
     if !crate::assets::valid_label(label) {
         return app.page(
@@ -379,17 +342,16 @@ pub async fn create(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
     }
     redirect(
         StatusCode::SEE_OTHER,
-        &format!("{STATUS_PREFIX}{}", created.id()),
+        &Route::UploadStatus.path(Some(created.id())),
     )
 }
 
 pub async fn show(app: &App, ctx: &Ctx) -> Resp {
-    let s = match session(app, ctx).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return app.page(ctx, sign_in_required()),
+    let s = match guard::operator(app, ctx).await {
+        Ok(s) => s,
         Err(page) => return app.page(ctx, page),
     };
-    let Some(id) = status_id(ctx.path()) else {
+    let Some(id) = routes::upload_id(ctx.path()) else {
         return app.page(ctx, Page::NotFound);
     };
     let row = match app.store.upload(id).await {
@@ -456,29 +418,5 @@ fn upload_view(u: &UploadRow, title: String, csrf: String, refreshing: bool) -> 
         ),
         refreshing,
         refresh_secs: REFRESH_SECS,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_plain_ids_name_an_upload() {
-        assert_eq!(status_id("/operator/uploads/1"), Some(1));
-        assert_eq!(status_id("/operator/uploads/1234567"), Some(1_234_567));
-        for bad in [
-            "/operator/uploads/",
-            "/operator/uploads/0",
-            "/operator/uploads/01",
-            "/operator/uploads/-1",
-            "/operator/uploads/+1",
-            "/operator/uploads/1/",
-            "/operator/uploads/1x",
-            "/operator/uploads/9999999999999999999",
-            "/operator/uploadsX/1",
-        ] {
-            assert_eq!(status_id(bad), None, "{bad}");
-        }
     }
 }

@@ -8,7 +8,7 @@ use rand::distr::Alphanumeric;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{Client, TikTokError, log_id, read_body};
+use super::{Client, Meaning, TikTokError, log_id, read_body};
 use crate::secrets::Secret;
 
 /// A PKCE verifier (64 characters of `[A-Za-z0-9]`, a subset of what RFC 7636 and TikTok allow)
@@ -97,7 +97,7 @@ impl Client {
             ("code_verifier", verifier.expose()),
         ];
         match self.token_request(&form).await {
-            Err(e) if e.is_transient_oauth() => {
+            Err(e) if e.meaning() == Meaning::Retry => {
                 tokio::time::sleep(std::time::Duration::from_millis(300)).await;
                 self.token_request(&form).await
             }
@@ -274,8 +274,9 @@ fn seconds(v: &Value, key: &str) -> Option<u64> {
     }
 }
 
-/// Up to two more tries with backoff, only when TikTok itself said "try again" (§5). A timeout
-/// is not retried: the first request may have been carried out.
+/// Up to two more tries with backoff, only when TikTok itself said "try again"
+/// (docs/tiktok-contract.md §5). A timeout is not retried: the first request may have been
+/// carried out ([`Meaning::MayHaveHappened`]).
 async fn retry_transient<T, F, Fut>(mut call: F) -> Result<T, TikTokError>
 where
     F: FnMut() -> Fut,
@@ -284,7 +285,7 @@ where
     let mut delay = std::time::Duration::from_millis(250);
     for _ in 0..2 {
         match call().await {
-            Err(e) if e.is_transient_oauth() => {
+            Err(e) if e.meaning() == Meaning::Retry => {
                 tracing::warn!(error = %e, "TikTok asked to retry");
                 tokio::time::sleep(delay).await;
                 delay *= 3;

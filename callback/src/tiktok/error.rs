@@ -1,5 +1,6 @@
-//! What can go wrong talking to TikTok, sorted by what the operator should do about it
-//! (`docs/tiktok-contract.md` §5 and §10).
+//! What can go wrong talking to TikTok, and what each answer means (`docs/tiktok-contract.md` §5
+//! and §10). [`Meaning`] is the one reading of TikTok's errors: sign-in, refresh, upload,
+//! disconnect and forget each decide how often to act on it, never what an answer means.
 
 use std::fmt;
 
@@ -76,18 +77,34 @@ impl TikTokError {
         }
     }
 
-    /// TikTok said, in so many words, that it is having trouble: worth one more try.
-    pub fn is_transient_oauth(&self) -> bool {
-        matches!(
-            self.oauth_category(),
-            Some("server_error" | "temporarily_unavailable")
-        )
+    /// What this failure means for the caller (`docs/tiktok-contract.md` §5, §10).
+    pub fn meaning(&self) -> Meaning {
+        match self {
+            TikTokError::Timeout => Meaning::MayHaveHappened,
+            TikTokError::Network(_) => Meaning::Unreachable,
+            TikTokError::Http { status: 429, .. } => Meaning::Wait,
+            TikTokError::Http { status, .. } if *status >= 500 => Meaning::Unreachable,
+            TikTokError::Http { .. } | TikTokError::Malformed { .. } => Meaning::GiveUp,
+            TikTokError::OAuth { error, .. } => Meaning::of_oauth(error),
+            TikTokError::Api { status, code, .. } => match code.as_str() {
+                "access_token_invalid" => Meaning::RefreshToken,
+                "scope_not_authorized" => Meaning::Reauthorize,
+                "rate_limit_exceeded" => Meaning::Wait,
+                "internal_error" => Meaning::Retry,
+                _ if *status >= 500 => Meaning::Retry,
+                _ => Meaning::GiveUp,
+            },
+        }
     }
 
-    /// The grant is dead (revoked, expired, another client): only a new sign-in helps.
-    pub fn needs_reauthorization(&self) -> bool {
-        matches!(self.oauth_category(), Some("invalid_grant"))
-            || matches!(self, TikTokError::Api { code, .. } if code == "access_token_invalid" || code == "scope_not_authorized")
+    /// What a refused revoke means. TikTok answers `invalid_request` for an access token it no
+    /// longer knows (expired or already revoked) as well as `invalid_grant`, so at this endpoint
+    /// both say the grant has ended (docs/tiktok-contract.md §4).
+    pub fn revoke_meaning(&self) -> Meaning {
+        match self.oauth_category() {
+            Some("invalid_request") => Meaning::Reauthorize,
+            _ => self.meaning(),
+        }
     }
 
     pub fn log_id(&self) -> Option<&str> {
@@ -98,5 +115,154 @@ impl TikTokError {
             | TikTokError::Malformed { log_id, .. } => log_id.as_deref(),
             TikTokError::Timeout | TikTokError::Network(_) => None,
         }
+    }
+}
+
+/// What a failed call to TikTok means, whichever endpoint answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Meaning {
+    /// TikTok said it is in trouble (`server_error`, `temporarily_unavailable`,
+    /// `internal_error`, an API 5xx): the same request may succeed in a moment.
+    Retry,
+    /// No usable answer: the connection failed, or something in front of TikTok answered a
+    /// gateway error. Worth another try later, but TikTok itself did not ask for one.
+    Unreachable,
+    /// Rate limited (`rate_limit_exceeded`, HTTP 429): the same request works after TikTok's
+    /// one-minute window.
+    Wait,
+    /// The access token was refused (`access_token_invalid`): refresh it once and try again;
+    /// refused again, the account must sign in again.
+    RefreshToken,
+    /// The user's grant has ended or lacks a scope (`invalid_grant`, `scope_not_authorized`):
+    /// only a new sign-in helps, and there is nothing live left to revoke.
+    Reauthorize,
+    /// TikTok refused this service's own client key or secret (`invalid_client`). The user's
+    /// grant is untouched and still live; the operator must fix the credentials.
+    CredentialsRefused,
+    /// TikTok refused this app's registration or request shape (`invalid_scope`,
+    /// `unauthorized_client`, `unsupported_*`): a configuration or app-review matter for the
+    /// operator. The user's grant is untouched.
+    Misconfigured,
+    /// TikTok refused this request as it is and will refuse it again (`invalid_request`,
+    /// `invalid_params`, a malformed answer): give up and report it.
+    GiveUp,
+    /// No answer arrived in time: TikTok may have carried the request out. Repeat only what is
+    /// harmless to repeat.
+    MayHaveHappened,
+}
+
+impl Meaning {
+    /// An OAuth `error` category, from an answer body or from the authorize redirect.
+    pub fn of_oauth(error: &str) -> Meaning {
+        match error {
+            "server_error" | "temporarily_unavailable" => Meaning::Retry,
+            "invalid_grant" => Meaning::Reauthorize,
+            "invalid_client" => Meaning::CredentialsRefused,
+            "invalid_scope"
+            | "unauthorized_client"
+            | "unsupported_grant_type"
+            | "unsupported_response_type" => Meaning::Misconfigured,
+            _ => Meaning::GiveUp,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn oauth(error: &str) -> TikTokError {
+        TikTokError::OAuth {
+            error: error.into(),
+            description: String::new(),
+            log_id: None,
+        }
+    }
+
+    fn api(status: u16, code: &str) -> TikTokError {
+        TikTokError::Api {
+            status,
+            code: code.into(),
+            message: String::new(),
+            log_id: None,
+        }
+    }
+
+    #[test]
+    fn every_documented_answer_has_one_meaning() {
+        use Meaning::*;
+        let cases = [
+            (oauth("server_error"), Retry),
+            (oauth("temporarily_unavailable"), Retry),
+            (oauth("invalid_grant"), Reauthorize),
+            (oauth("invalid_client"), CredentialsRefused),
+            (oauth("invalid_scope"), Misconfigured),
+            (oauth("unauthorized_client"), Misconfigured),
+            (oauth("unsupported_grant_type"), Misconfigured),
+            (oauth("invalid_request"), GiveUp),
+            (oauth("something_new"), GiveUp),
+            (api(401, "access_token_invalid"), RefreshToken),
+            (api(401, "scope_not_authorized"), Reauthorize),
+            (api(429, "rate_limit_exceeded"), Wait),
+            (api(200, "rate_limit_exceeded"), Wait),
+            (api(500, "internal_error"), Retry),
+            (api(503, "something_new"), Retry),
+            (api(400, "invalid_params"), GiveUp),
+            (api(400, "invalid_file_upload"), GiveUp),
+            (
+                TikTokError::Http {
+                    status: 429,
+                    log_id: None,
+                },
+                Wait,
+            ),
+            (
+                TikTokError::Http {
+                    status: 502,
+                    log_id: None,
+                },
+                Unreachable,
+            ),
+            (
+                TikTokError::Http {
+                    status: 404,
+                    log_id: None,
+                },
+                GiveUp,
+            ),
+            (TikTokError::Network("reset".into()), Unreachable),
+            (TikTokError::Timeout, MayHaveHappened),
+            (
+                TikTokError::Malformed {
+                    what: "x".into(),
+                    log_id: None,
+                },
+                GiveUp,
+            ),
+        ];
+        for (e, meaning) in cases {
+            assert_eq!(e.meaning(), meaning, "{e}");
+        }
+    }
+
+    #[test]
+    fn our_own_credentials_refused_never_reads_as_an_ended_grant() {
+        // A rotated or mistyped secret must not look like "the user's access ended": the grant
+        // is still live at TikTok and only this service can no longer speak for it.
+        let e = oauth("invalid_client");
+        assert_eq!(e.revoke_meaning(), Meaning::CredentialsRefused);
+        assert_eq!(
+            oauth("invalid_grant").revoke_meaning(),
+            Meaning::Reauthorize
+        );
+        assert_eq!(
+            oauth("invalid_request").revoke_meaning(),
+            Meaning::Reauthorize
+        );
+        assert_eq!(oauth("server_error").revoke_meaning(), Meaning::Retry);
+        assert_eq!(
+            TikTokError::Timeout.revoke_meaning(),
+            Meaning::MayHaveHappened
+        );
     }
 }

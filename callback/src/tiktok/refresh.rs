@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{Client, TikTokError};
+use super::{Client, Meaning, TikTokError};
 use crate::now_ms;
 use crate::secrets::Secret;
 use crate::store::{Store, StoreError, TokenSet};
@@ -46,7 +46,19 @@ impl Refresher {
         store: &Store,
         open_id: &str,
     ) -> Result<Secret, AccessError> {
-        self.token(client, store, open_id, None).await
+        self.token(client, store, open_id, None, now_ms()).await
+    }
+
+    /// As [`Refresher::access_token`], judged at `now` (milliseconds since the epoch): the
+    /// records commands take the time as a parameter, so their tests can stand after expiry.
+    pub async fn access_token_at(
+        &self,
+        client: &Client,
+        store: &Store,
+        open_id: &str,
+        now: i64,
+    ) -> Result<Secret, AccessError> {
+        self.token(client, store, open_id, None, now).await
     }
 
     /// TikTok answered `access_token_invalid` for `rejected` although it had not expired by
@@ -58,7 +70,8 @@ impl Refresher {
         open_id: &str,
         rejected: &Secret,
     ) -> Result<Secret, AccessError> {
-        self.token(client, store, open_id, Some(rejected)).await
+        self.token(client, store, open_id, Some(rejected), now_ms())
+            .await
     }
 
     async fn token(
@@ -67,6 +80,7 @@ impl Refresher {
         store: &Store,
         open_id: &str,
         rejected: Option<&Secret>,
+        now: i64,
     ) -> Result<Secret, AccessError> {
         let lock = self.lock_for(open_id);
         let _turn = lock.lock().await;
@@ -74,7 +88,6 @@ impl Refresher {
             .tokens(open_id)
             .await?
             .ok_or(AccessError::NotConnected)?;
-        let now = now_ms();
         let lifetime = t.access_expires_at.saturating_sub(t.access_issued_at);
         let margin = (MARGIN.as_millis() as i64).min(lifetime / 2);
         let was_rejected = rejected.is_some_and(|r| *r == t.access);
@@ -87,7 +100,7 @@ impl Refresher {
         }
         let fresh = match client.refresh(&t.refresh).await {
             Ok(r) => r,
-            Err(e) if e.needs_reauthorization() => {
+            Err(e) if e.meaning() == Meaning::Reauthorize => {
                 tracing::warn!(error = %e, "refresh refused; the account must sign in again");
                 store.forget_connection(open_id).await?;
                 return Err(AccessError::Reauthorize);

@@ -122,7 +122,7 @@ mod tests {
         assert!(envelope(200, &ok).is_ok());
         let bad = json!({"data": {}, "error": {"code": "access_token_invalid", "message": "m", "log_id": "L2"}});
         let e = envelope(200, &bad).unwrap_err();
-        assert!(e.needs_reauthorization(), "{e}");
+        assert_eq!(e.meaning(), crate::tiktok::Meaning::RefreshToken, "{e}");
         assert_eq!(e.log_id(), Some("L2"));
         assert!(envelope(200, &json!({"data": {}})).is_err());
         assert!(envelope(200, &json!({"error": {"code": "internal_error"}})).is_err());

@@ -682,6 +682,36 @@ async fn forget_refreshes_an_expired_access_token_before_revoking() {
     h.stop().await;
 }
 
+/// `forget` and `/operator/disconnect` share one revoke path, so they agree: with a client
+/// secret TikTok no longer accepts, the grant is still live, and forget says so (naming the
+/// credentials) instead of reporting that the access had ended.
+#[tokio::test]
+async fn forget_with_a_wrong_client_secret_says_the_access_was_not_revoked() {
+    let mut h = Harness::start().await;
+    h.signed_in().await;
+    h.set_client_secret("not-the-secret-tiktok-knows");
+    h.restart().await;
+    let report = records::forget(
+        &h.app.store,
+        &h.app.tiktok,
+        OPEN_ID,
+        retention(),
+        mdz_callback::now_ms(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(report.revocation, Revocation::NotRevoked(_)),
+        "{report}"
+    );
+    assert!(h.sim.live_tokens(OPEN_ID) > 0);
+    let warning = report.warning().unwrap_or_default();
+    assert!(warning.contains("TIKTOK_CLIENT_SECRET"), "{warning}");
+    assert!(!report.to_string().contains("already ended"), "{report}");
+    assert_eq!(report.deleted("connections"), Some(1));
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn forget_deletes_locally_and_says_so_when_tiktok_fails() {
     let h = Harness::start().await;

@@ -432,6 +432,60 @@ async fn disconnect_needs_the_csrf_token_and_revokes_at_tiktok() {
     h.stop().await;
 }
 
+/// A wrong client secret (one rotated at TikTok but not here) makes TikTok answer
+/// `invalid_client`: this service's credentials are refused, the user's grant is not touched.
+/// Disconnect must keep the connection, say so and point at the credentials, never claim the
+/// access ended.
+#[tokio::test]
+async fn disconnect_with_a_wrong_client_secret_keeps_the_connection_and_names_the_secret() {
+    let mut h = Harness::start().await;
+    let session = h.signed_in().await;
+    let access = bearer_of_last_user_info(&h);
+    h.set_client_secret("not-the-secret-tiktok-knows");
+    h.restart().await;
+    let cookies = [(SESSION_COOKIE, session.as_str())];
+    let op = h.get("/operator", &cookies).await;
+    assert_eq!(op.status, 200, "{}", op.body);
+    let csrf = op
+        .body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let form = format!("csrf={csrf}");
+    let same = [("sec-fetch-site", "same-origin")];
+
+    let r = h.post("/operator/disconnect", &cookies, &form, &same).await;
+    assert_eq!(r.status, 502, "{}", r.body);
+    assert!(!r.body.contains("already ended"), "{}", r.body);
+    assert!(r.body.contains("still connected"), "{}", r.body);
+    assert!(r.body.contains("TIKTOK_CLIENT_SECRET"), "{}", r.body);
+    assert!(
+        !r.body.contains("not-the-secret"),
+        "the secret leaked: {}",
+        r.body
+    );
+    assert_eq!(r.set_cookie(SESSION_COOKIE), None, "the session ended");
+    assert!(h.sim.token_is_live(&access));
+    assert!(h.app.store.account(OPEN_ID).await.unwrap().is_some());
+    assert!(h.app.store.tokens(OPEN_ID).await.unwrap().is_some());
+    let events = h.app.store.recent_events(1).await.unwrap();
+    assert_eq!(
+        (events[0].kind, events[0].detail.as_str()),
+        ("tiktok_error", "revoke failed")
+    );
+
+    // With the right secret back, the same connection can still be revoked.
+    h.set_client_secret(&mdz_callback::sim::SimOptions::default().client_secret);
+    h.restart().await;
+    let r = h.post("/operator/disconnect", &cookies, &form, &same).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(!h.sim.token_is_live(&access));
+    assert_eq!(h.sim.live_tokens(OPEN_ID), 0);
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn an_idle_session_expires() {
     let h = Harness::with(|s| s.options.session_idle = Duration::from_millis(400)).await;

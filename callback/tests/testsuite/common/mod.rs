@@ -209,6 +209,12 @@ impl Harness {
         self.stop = Some(stop);
     }
 
+    /// The client secret [`Harness::restart`] starts the service with: a wrong one makes the
+    /// simulator answer `invalid_client`, as TikTok does after a secret is rotated there.
+    pub fn set_client_secret(&mut self, secret: &str) {
+        self.secrets.client_secret = Secret::new(secret.to_string());
+    }
+
     /// GET `url` (absolute, or a path on the service) with these cookies.
     pub async fn get(&self, url: &str, cookies: &[(&str, &str)]) -> Reply {
         let url = if url.starts_with('/') {
