@@ -172,7 +172,11 @@ async fn purge_loop(app: Arc<App>) {
 /// The redirect URI registered at TikTok: the public origin plus the sign-in callback route.
 /// TikTok compares it with the registered one as an exact string (docs/tiktok-contract.md §2).
 pub fn redirect_uri(config: &Config) -> String {
-    format!("{}/auth/tiktok/callback", config.callback.public_url)
+    format!(
+        "{}{}",
+        config.callback.public_url,
+        http::Route::SignInCallback.path(None)
+    )
 }
 
 /// Milliseconds since the Unix epoch, the unit of every time in the database.

@@ -4,7 +4,7 @@
 
 use crate::store::{Failure, UploadState};
 use crate::tiktok::chunks::PlanError;
-use crate::tiktok::{AccessError, ChunkError, ForeignUploadUrl, TikTokError};
+use crate::tiktok::{AccessError, ChunkError, ForeignUploadUrl, Meaning, TikTokError};
 
 fn failure(code: impl Into<String>, message: impl Into<String>, log_id: Option<&str>) -> Failure {
     Failure {
@@ -47,8 +47,16 @@ pub fn access(e: &AccessError) -> Failure {
             ),
             None,
         ),
-        AccessError::TikTok(t) => match t {
-            TikTokError::OAuth { error, .. } => failure(
+        AccessError::TikTok(t) => match (t, t.meaning()) {
+            (TikTokError::OAuth { error, .. }, Meaning::CredentialsRefused) => failure(
+                error.clone(),
+                format!(
+                    "TikTok refused this service's own client credentials ({error}) when renewing its access. The operator should check TIKTOK_CLIENT_KEY and TIKTOK_CLIENT_SECRET and restart the service, then start the upload again."
+                ),
+                t.log_id(),
+            ),
+            // TikTok in trouble is not a refusal: that case falls through to "try again".
+            (TikTokError::OAuth { error, .. }, m) if m != Meaning::Retry => failure(
                 error.clone(),
                 format!("TikTok refused to renew this service's access ({error}). {SIGN_IN_AGAIN}"),
                 t.log_id(),

@@ -41,7 +41,7 @@ use crate::pages::Page;
 use crate::store::SecurityEvent;
 use conns::Conns;
 use request::Ctx;
-use routes::Route;
+pub use routes::Route;
 
 pub type Resp = Response<Full<Bytes>>;
 

@@ -4,7 +4,7 @@
 use hyper::Method;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Route {
+pub enum Route {
     Health,
     SignInStart,
     SignInCallback,
@@ -59,7 +59,7 @@ impl Route {
     }
 
     /// The path of a route without parameters, or with `id` in place of its one.
-    pub(super) fn path(self, id: Option<i64>) -> String {
+    pub fn path(self, id: Option<i64>) -> String {
         let pattern = self.entry().1;
         match id {
             Some(id) => pattern.replace(ID, &id.to_string()),

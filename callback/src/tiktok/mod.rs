@@ -7,6 +7,7 @@ mod auth;
 pub mod chunks;
 mod error;
 mod refresh;
+mod revoke;
 mod upload;
 mod user;
 
@@ -16,8 +17,9 @@ use mdz::Config;
 use mdz::config::PkceChallenge;
 
 pub use auth::{Pkce, TokenResponse, authorize_url, new_state};
-pub use error::TikTokError;
+pub use error::{Meaning, TikTokError};
 pub use refresh::{AccessError, Refresher};
+pub use revoke::{Revocation, revoke_access};
 pub use upload::{
     ChunkAccepted, ChunkError, ForeignUploadUrl, Inited, PostStatus, check_upload_url,
     content_type_for,

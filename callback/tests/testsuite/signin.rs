@@ -477,7 +477,7 @@ async fn disconnect_with_a_wrong_client_secret_keeps_the_connection_and_names_th
     );
 
     // With the right secret back, the same connection can still be revoked.
-    h.set_client_secret(&mdz_callback::sim::SimOptions::default().client_secret);
+    h.set_client_secret(&mdz_tiktok_sim::SimOptions::default().client_secret);
     h.restart().await;
     let r = h.post("/operator/disconnect", &cookies, &form, &same).await;
     assert_eq!(r.status, 200, "{}", r.body);
