@@ -3,19 +3,11 @@
 //! redirects through any parameter, path or header. Each is refused and changes nothing.
 
 use crate::common;
-use crate::common::{Harness, OPEN_ID, with_raw_param};
+use crate::common::{Harness, OPEN_ID, csrf_of, with_raw_param};
 use mdz_callback::http::{SESSION_COOKIE, STATE_COOKIE};
 use mdz_tiktok_sim::Endpoint;
 
 const EVIL: &str = "evil.example";
-
-fn csrf_of(page: &str) -> String {
-    page.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .expect("csrf field")
-        .to_string()
-}
 
 async fn csrf(h: &Harness, session: &str) -> String {
     let op = h.get("/operator", &[(SESSION_COOKIE, session)]).await;

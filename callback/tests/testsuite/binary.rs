@@ -214,36 +214,17 @@ async fn no_secret_reaches_the_logs_or_the_database() {
     }
 
     // A full sign-in, then a look at the operator page.
-    let start = common::read(
-        http.get(format!("{base}/auth/tiktok/start"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let state = query_param(&start.location(), "state").unwrap();
-    let back = common::read(http.get(start.location()).send().await.unwrap())
-        .await
-        .location();
+    let browser = common::Browser::new(&base);
+    let started = browser.begin().await;
+    let state = started.state.clone();
+    let back = browser.authorize(&started).await;
     let code = query_param(&back, "code").unwrap();
-    let signed = common::read(
-        http.get(&back)
-            .header("cookie", format!("{STATE_COOKIE}={state}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let signed = browser.get(&back, &[(STATE_COOKIE, &started.cookie)]).await;
     assert_eq!(signed.status, 200, "{}", signed.body);
     let session = signed.set_cookie(SESSION_COOKIE).unwrap();
-    let op = common::read(
-        http.get(format!("{base}/operator"))
-            .header("cookie", format!("{SESSION_COOKIE}={session}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let op = browser
+        .get("/operator", &[(SESSION_COOKIE, &session)])
+        .await;
     assert_eq!(op.status, 200);
     let verifier = url::form_urlencoded::parse(&sim.requests(Endpoint::Token)[0].body)
         .find(|(k, _)| k == "code_verifier")

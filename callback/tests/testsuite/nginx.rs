@@ -8,6 +8,7 @@
 //! nginx is required: `scripts/test` installs it (`apt-get install nginx`); without it this
 //! test fails, it never skips.
 
+use crate::common;
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
@@ -16,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::child::{Service, free_port, run};
-use crate::common::{OPEN_ID, Reply, SITE, cookie_header, query_param, read};
+use crate::common::{Browser, OPEN_ID, Reply, SITE, query_param};
 use mdz_callback::http::{SESSION_COOKIE, STATE_COOKIE};
 use mdz_callback::secrets::TokenKey;
 use mdz_callback::store::{Cipher, Store};
@@ -202,75 +203,24 @@ impl Drop for Nginx {
     }
 }
 
-/// A browser on 127.0.0.2 that also forges `X-Real-IP` on every request.
-struct Browser {
-    http: reqwest::Client,
-    origin: String,
-}
-
-impl Browser {
-    fn url(&self, path_or_url: &str) -> String {
-        if path_or_url.starts_with('/') {
-            format!("{}{path_or_url}", self.origin)
-        } else {
-            path_or_url.to_string()
-        }
+/// The whole body as bytes (a gzip twin, an image), with the answer's status and headers.
+async fn get_bytes(b: &Browser, path: &str, headers: &[(&str, &str)]) -> (Reply, Vec<u8>) {
+    let mut req = b.http.get(b.url(path));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
     }
-
-    async fn get(&self, path: &str, cookies: &[(&str, &str)]) -> Reply {
-        self.get_with(path, cookies, &[]).await
-    }
-
-    async fn get_with(
-        &self,
-        path: &str,
-        cookies: &[(&str, &str)],
-        headers: &[(&str, &str)],
-    ) -> Reply {
-        let mut req = self.http.get(self.url(path));
-        if !cookies.is_empty() {
-            req = req.header("cookie", cookie_header(cookies));
-        }
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        read(req.send().await.unwrap()).await
-    }
-
-    async fn get_bytes(&self, path: &str, headers: &[(&str, &str)]) -> (Reply, Vec<u8>) {
-        let mut req = self.http.get(self.url(path));
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = resp.bytes().await.unwrap().to_vec();
-        (
-            Reply {
-                status,
-                headers,
-                body: String::new(),
-            },
-            body,
-        )
-    }
-
-    async fn post_form(&self, path: &str, cookies: &[(&str, &str)], form: &str) -> Reply {
-        read(
-            self.http
-                .post(self.url(path))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .header("cookie", cookie_header(cookies))
-                .header("origin", &self.origin)
-                .header("sec-fetch-site", "same-origin")
-                .body(form.to_string())
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
-    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.bytes().await.unwrap().to_vec();
+    (
+        Reply {
+            status,
+            headers,
+            body: String::new(),
+        },
+        body,
+    )
 }
 
 /// `name: value` of every `add_header` in deploy/security-headers.conf.
@@ -378,16 +328,17 @@ async fn the_site_and_the_callback_behind_nginx_as_deployed() {
     let mut forged = reqwest::header::HeaderMap::new();
     forged.insert("x-real-ip", FORGED.parse().unwrap());
     forged.insert("x-forwarded-for", FORGED.parse().unwrap());
-    let b = Browser {
-        http: reqwest::Client::builder()
+    // A browser on 127.0.0.2 that also forges `X-Real-IP` on every request.
+    let b = Browser::with_client(
+        &origin,
+        reqwest::Client::builder()
             .local_address(CLIENT)
             .default_headers(forged)
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(10))
             .build()
             .unwrap(),
-        origin: origin.clone(),
-    };
+    );
 
     // Every page, byte for byte from public/, with the shipped security headers and caching.
     let security = shipped_security_headers();
@@ -445,7 +396,7 @@ async fn the_site_and_the_callback_behind_nginx_as_deployed() {
         ),
     ];
     for (path, file, content_type, cache) in pages {
-        let (r, body) = b.get_bytes(path, &[]).await;
+        let (r, body) = get_bytes(&b, path, &[]).await;
         assert_eq!(r.status, 200, "{path}");
         let want = std::fs::read(repo().join("public").join(file)).unwrap();
         assert!(body == want, "{path}: not the bytes of public/{file}");
@@ -462,9 +413,7 @@ async fn the_site_and_the_callback_behind_nginx_as_deployed() {
     }
 
     // Compressed for a browser that accepts it, with the same headers.
-    let (r, body) = b
-        .get_bytes("/privacy/", &[("accept-encoding", "gzip")])
-        .await;
+    let (r, body) = get_bytes(&b, "/privacy/", &[("accept-encoding", "gzip")]).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-encoding"), Some("gzip"));
     assert!(
@@ -550,20 +499,15 @@ async fn the_site_and_the_callback_behind_nginx_as_deployed() {
     let op = b.get("/operator", &[(SESSION_COOKIE, &session)]).await;
     assert_eq!(op.status, 200, "{}", op.body);
     assert!(op.body.contains("Mira Demo"), "{}", op.body);
-    let csrf = op
-        .body
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .expect("csrf on the operator page")
-        .to_string();
+    let csrf = common::csrf_of(&op.body);
 
     // A draft upload through nginx, followed on its status page until it is in the inbox.
     let r = b
-        .post_form(
+        .post(
             "/operator/uploads",
             &[(SESSION_COOKIE, &session)],
             &format!("asset=clip&csrf={csrf}"),
+            &[("origin", &origin), ("sec-fetch-site", "same-origin")],
         )
         .await;
     assert_eq!(r.status, 303, "{}", r.body);

@@ -36,9 +36,9 @@ struct Service {
     dir: tempfile::TempDir,
     data: PathBuf,
     port: u16,
-    base: String,
+    /// The service's origin (`svc.base`, `svc.get(..)`, `svc.signed_in()` through Deref).
+    browser: common::Browser,
     sim: Simulator,
-    http: reqwest::Client,
     child: Option<Child>,
     log: PathBuf,
     /// Wraps the command (for example `prlimit`), program first.
@@ -67,13 +67,8 @@ impl Service {
             dir,
             data,
             port,
-            base,
+            browser: common::Browser::new(&base),
             sim,
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(Duration::from_secs(20))
-                .build()
-                .unwrap(),
             child: None,
             log,
             wrapper: Vec::new(),
@@ -191,37 +186,15 @@ impl Service {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    async fn get(&self, path: &str, cookies: &[(&str, &str)]) -> common::Reply {
-        let url = if path.starts_with('/') {
-            format!("{}{path}", self.base)
-        } else {
-            path.to_string()
-        };
-        let mut req = self.http.get(url);
-        if !cookies.is_empty() {
-            req = req.header("cookie", common::cookie_header(cookies));
-        }
-        common::read(req.send().await.unwrap()).await
-    }
-
-    /// Start and authorize: the callback URL and the state cookie.
-    async fn begin(&self) -> (String, String) {
-        let r = self.get("/auth/tiktok/start", &[]).await;
-        assert_eq!(r.status, 302, "{}", r.body);
-        let cookie = r.set_cookie(STATE_COOKIE).unwrap();
-        let back = self.get(&r.location(), &[]).await.location();
-        (back, cookie)
-    }
-
-    async fn sign_in(&self) -> String {
-        let (back, cookie) = self.begin().await;
-        let r = self.get(&back, &[(STATE_COOKIE, &cookie)]).await;
-        assert_eq!(r.status, 200, "{}", r.body);
-        r.set_cookie(SESSION_COOKIE).unwrap()
-    }
-
     fn db(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(self.data.join(DB_FILE)).unwrap()
+    }
+}
+
+impl std::ops::Deref for Service {
+    type Target = common::Browser;
+    fn deref(&self) -> &common::Browser {
+        &self.browser
     }
 }
 
@@ -247,7 +220,7 @@ fn integrity(db: &rusqlite::Connection) -> String {
 async fn sigkill_mid_sign_in_and_mid_writes_loses_no_answered_row_and_a_restart_recovers() {
     let mut svc = Service::new(None).await;
     svc.start().await;
-    let session = svc.sign_in().await;
+    let session = svc.signed_in().await;
 
     // Four clients starting sign-ins as fast as they can: every 302 they get is a committed row.
     let answered = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -280,7 +253,8 @@ async fn sigkill_mid_sign_in_and_mid_writes_loses_no_answered_row_and_a_restart_
     // A sign-in caught between the state being used and TikTok's answer.
     svc.sim
         .push_fault(Endpoint::Token, Fault::Delay(Duration::from_secs(30)));
-    let (back, cookie) = svc.begin().await;
+    let started = svc.begin().await;
+    let (back, cookie) = (svc.authorize(&started).await, started.cookie);
     let in_flight = {
         let (http, back, cookie) = (svc.http.clone(), back.clone(), cookie.clone());
         tokio::spawn(async move {
@@ -348,7 +322,7 @@ async fn sigkill_mid_sign_in_and_mid_writes_loses_no_answered_row_and_a_restart_
     assert_eq!(op.status, 200, "{}", op.body);
     let replay = svc.get(&back, &[(STATE_COOKIE, &cookie)]).await;
     assert_eq!(replay.status, 400, "{}", replay.body);
-    let newer = svc.sign_in().await;
+    let newer = svc.signed_in().await;
     assert_eq!(
         svc.get("/operator", &[(SESSION_COOKIE, &newer)])
             .await
@@ -432,7 +406,7 @@ async fn a_full_disk_fails_writes_with_a_clear_page_and_space_coming_back_heals_
         ];
     }
     svc.start().await;
-    let session = svc.sign_in().await;
+    let session = svc.signed_in().await;
     let filler = mount_at.join("filler");
     if tmpfs.is_some() {
         assert!(fill(&filler) > 0);
@@ -510,7 +484,7 @@ fn set_immutable(paths: &[PathBuf], on: bool) -> bool {
 async fn a_read_only_data_directory_is_named_at_start_up_and_refused_clearly_at_run_time() {
     let mut svc = Service::new(None).await;
     svc.start().await;
-    let session = svc.sign_in().await;
+    let session = svc.signed_in().await;
     svc.sigterm();
 
     // Start-up in a read-only folder. Root ignores modes, so as root the folder is a read-only
@@ -578,7 +552,7 @@ async fn a_read_only_data_directory_is_named_at_start_up_and_refused_clearly_at_
 async fn a_damaged_database_stops_start_up_with_a_message_and_a_restored_copy_works() {
     let mut svc = Service::new(None).await;
     svc.start().await;
-    let session = svc.sign_in().await;
+    let session = svc.signed_in().await;
     svc.sigterm();
     let db = svc.data.join(DB_FILE);
     let good = std::fs::read(&db).unwrap();
@@ -636,15 +610,9 @@ async fn sigkill_mid_upload_keeps_the_record_marks_it_interrupted_and_the_video_
     let approved = svc.run(&["assets", "approve", "v", "--by", "Tester"]);
     assert!(approved.contains("approved v"), "{approved}");
     svc.start().await;
-    let session = svc.sign_in().await;
+    let session = svc.signed_in().await;
     let op = svc.get("/operator", &[(SESSION_COOKIE, &session)]).await;
-    let csrf = op
-        .body
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap()
-        .to_string();
+    let csrf = common::csrf_of(&op.body);
     let send = |svc: &Service| {
         let req = svc
             .http

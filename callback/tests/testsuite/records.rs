@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::common::{Harness, OPEN_ID, SITE, query_param};
-use mdz_callback::http::{SESSION_COOKIE, STATE_COOKIE};
+use crate::common::{Harness, OPEN_ID, SITE};
+use mdz_callback::http::SESSION_COOKIE;
 use mdz_callback::records::{self, Revocation};
 use mdz_callback::secrets::{Secret, TokenKey};
 use mdz_callback::store::rules::{About, Forget, RULES};
@@ -820,27 +820,9 @@ async fn the_forget_command_revokes_and_deletes_and_survives_tiktok_being_down()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let browser = common::Browser::new(&base);
     let sign_in = || async {
-        let start = common::read(
-            http.get(format!("{base}/auth/tiktok/start"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        let state = query_param(&start.location(), "state").unwrap();
-        let back = common::read(http.get(start.location()).send().await.unwrap())
-            .await
-            .location();
-        let r = common::read(
-            http.get(&back)
-                .header("cookie", format!("{STATE_COOKIE}={state}"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        assert_eq!(r.status, 200, "{}", r.body);
+        browser.signed_in().await;
     };
     let mut key = [0u8; 32];
     hex::decode_to_slice(KEY_HEX, &mut key).unwrap();

@@ -5,6 +5,7 @@
 //!
 //! The heavy versions (10,000 idle connections, 60 s of load) are in `scripts/load`.
 
+use crate::common;
 use std::time::{Duration, Instant};
 
 use crate::common::{Harness, OPEN_ID};
@@ -419,13 +420,7 @@ async fn a_failing_revoke_keeps_the_connection_and_says_so_then_a_retry_works() 
     let session = h.signed_in().await;
     let cookies = [(SESSION_COOKIE, session.as_str())];
     let op = h.get("/operator", &cookies).await;
-    let csrf = op
-        .body
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap()
-        .to_string();
+    let csrf = common::csrf_of(&op.body);
     let form = format!("csrf={csrf}");
     let same = [("sec-fetch-site", "same-origin")];
     for fault in [
@@ -578,13 +573,7 @@ mod upload_faults {
         h.sim.set_rate_limit(Endpoint::Status, 100_000);
         let session = h.signed_in().await;
         let op = h.get("/operator", &[(SESSION_COOKIE, &session)]).await;
-        let csrf = op
-            .body
-            .split("name=\"csrf\" value=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .unwrap()
-            .to_string();
+        let csrf = common::csrf_of(&op.body);
         use UploadState::{Failed, InInbox, Unknown};
         let slow = Fault::Delay(Duration::from_secs(2));
         // (endpoint, fault, how many in a row, acceptable final states, failure code if failed)

@@ -3,11 +3,11 @@
 //! started with the new key uses them, the old key opens nothing, and every refusal (wrong
 //! current key, bad or missing new key, the same key twice) leaves the database as it was.
 
+use crate::common;
 use std::path::Path;
-use std::time::Duration;
 
 use crate::common::child::{Service, env, free_port, run};
-use crate::common::{OPEN_ID, Reply, SITE, cookie_header, query_param, read};
+use crate::common::{OPEN_ID, SITE};
 use mdz_callback::http::{SESSION_COOKIE, STATE_COOKIE};
 use mdz_callback::secrets::TokenKey;
 use mdz_callback::store::{Cipher, DB_FILE, Store, StoreError};
@@ -42,24 +42,6 @@ fn ciphertexts(data: &Path) -> Vec<Vec<u8>> {
     out
 }
 
-async fn get(http: &reqwest::Client, url: &str, cookies: &[(&str, &str)]) -> Reply {
-    let mut req = http.get(url);
-    if !cookies.is_empty() {
-        req = req.header("cookie", cookie_header(cookies));
-    }
-    read(req.send().await.unwrap()).await
-}
-
-/// Start and authorize at the simulator: the callback URL and the state cookie.
-async fn begin(http: &reqwest::Client, base: &str) -> (String, String) {
-    let start = get(http, &format!("{base}/auth/tiktok/start"), &[]).await;
-    assert_eq!(start.status, 302, "{}", start.body);
-    let state = query_param(&start.location(), "state").unwrap();
-    let back = get(http, &start.location(), &[]).await;
-    assert_eq!(back.status, 302, "{}", back.body);
-    (back.location(), state)
-}
-
 #[tokio::test]
 async fn rotated_tokens_open_under_the_new_key_only_and_refusals_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -88,21 +70,15 @@ async fn rotated_tokens_open_under_the_new_key_only_and_refusals_change_nothing(
             ("MDZ_CALLBACK_EXPECTED_OPEN_ID", OPEN_ID),
         ])
     };
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
+    let browser = common::Browser::new(&base);
     let health = format!("{base}/healthz");
 
     // Under the old key: a full sign-in, and a second one left half-way (its PKCE verifier
     // waits encrypted in auth_states).
     let service = Service::start(d, &service_env(OLD), &health).await;
-    let (back, state) = begin(&http, &base).await;
-    let signed = get(&http, &back, &[(STATE_COOKIE, &state)]).await;
-    assert_eq!(signed.status, 200, "{}", signed.body);
-    let session = signed.set_cookie(SESSION_COOKIE).unwrap();
-    let (pending_back, pending_state) = begin(&http, &base).await;
+    let session = browser.signed_in().await;
+    let pending = browser.begin().await;
+    let pending_back = browser.authorize(&pending).await;
     service.stop();
 
     let stored = Store::open(&data, Cipher::new(&key(OLD))).unwrap();
@@ -206,32 +182,20 @@ async fn rotated_tokens_open_under_the_new_key_only_and_refusals_change_nothing(
     // The service with the new key: the session still opens the operator page, and disconnect
     // decrypts the access token to revoke it at TikTok.
     let service = Service::start(d, &service_env(NEW), &health).await;
-    let op = get(
-        &http,
-        &format!("{base}/operator"),
-        &[(SESSION_COOKIE, &session)],
-    )
-    .await;
+    let op = browser
+        .get("/operator", &[(SESSION_COOKIE, &session)])
+        .await;
     assert_eq!(op.status, 200, "{}", op.body);
     assert!(op.body.contains("Mira Demo"), "{}", op.body);
-    let csrf = op
-        .body
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap()
-        .to_string();
-    let r = read(
-        http.post(format!("{base}/operator/disconnect"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("cookie", cookie_header(&[(SESSION_COOKIE, &session)]))
-            .header("origin", &base)
-            .body(format!("csrf={csrf}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let csrf = common::csrf_of(&op.body);
+    let r = browser
+        .post(
+            "/operator/disconnect",
+            &[(SESSION_COOKIE, &session)],
+            &format!("csrf={csrf}"),
+            &[("origin", &base)],
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains("disconnected"), "{}", r.body);
     assert_eq!(sim.calls(Endpoint::Revoke), 1);
@@ -239,7 +203,9 @@ async fn rotated_tokens_open_under_the_new_key_only_and_refusals_change_nothing(
     assert_eq!(sim.live_tokens(OPEN_ID), 0);
 
     // The sign-in begun under the old key finishes: its verifier was re-encrypted too.
-    let finished = get(&http, &pending_back, &[(STATE_COOKIE, &pending_state)]).await;
+    let finished = browser
+        .get(&pending_back, &[(STATE_COOKIE, &pending.cookie)])
+        .await;
     assert_eq!(finished.status, 200, "{}", finished.body);
     assert_eq!(sim.live_tokens(OPEN_ID), 1);
     let logs = service.stop();

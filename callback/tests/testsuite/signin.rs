@@ -1,6 +1,7 @@
 //! The sign-in as a user and an attacker would meet it: each test drives the service through
 //! the simulated TikTok and checks what the browser sees and what TikTok was asked.
 
+use crate::common;
 use std::time::Duration;
 
 use crate::common::{Harness, OPEN_ID, query_param, with_raw_param};
@@ -372,13 +373,7 @@ async fn disconnect_needs_the_csrf_token_and_revokes_at_tiktok() {
     let access = bearer_of_last_user_info(&h);
     assert!(h.sim.token_is_live(&access));
     let op = h.get("/operator", &[(SESSION_COOKIE, &session)]).await;
-    let csrf = op
-        .body
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap()
-        .to_string();
+    let csrf = common::csrf_of(&op.body);
 
     let cookies = [(SESSION_COOKIE, session.as_str())];
     let r = h.post_form("/operator/disconnect", &cookies, "").await;
@@ -446,13 +441,7 @@ async fn disconnect_with_a_wrong_client_secret_keeps_the_connection_and_names_th
     let cookies = [(SESSION_COOKIE, session.as_str())];
     let op = h.get("/operator", &cookies).await;
     assert_eq!(op.status, 200, "{}", op.body);
-    let csrf = op
-        .body
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap()
-        .to_string();
+    let csrf = common::csrf_of(&op.body);
     let form = format!("csrf={csrf}");
     let same = [("sec-fetch-site", "same-origin")];
 
@@ -576,13 +565,7 @@ async fn disconnect_with_an_expired_access_token_refreshes_then_revokes() {
     .unwrap();
     let cookies = [(SESSION_COOKIE, session.as_str())];
     let op = h.get("/operator", &cookies).await;
-    let csrf = op
-        .body
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap()
-        .to_string();
+    let csrf = common::csrf_of(&op.body);
     let r = h
         .post_form("/operator/disconnect", &cookies, &format!("csrf={csrf}"))
         .await;

@@ -113,13 +113,7 @@ async fn operator(h: &Harness) -> (String, String) {
     let cookie = h.signed_in().await;
     let page = h.get("/operator", &[(SESSION_COOKIE, &cookie)]).await;
     assert_eq!(page.status, 200, "{}", page.body);
-    let csrf = page
-        .body
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("csrf on the operator page")
-        .to_string();
+    let csrf = common::csrf_of(&page.body);
     (cookie, csrf)
 }
 

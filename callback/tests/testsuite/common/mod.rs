@@ -68,9 +68,8 @@ impl Default for Setup {
 pub struct Harness {
     pub sim: Simulator,
     pub app: Arc<App>,
-    /// `http://127.0.0.1:PORT` of the service.
-    pub base: String,
-    pub http: reqwest::Client,
+    /// A browser pointed at the service (`h.base`, `h.get(..)`, `h.signed_in()` through Deref).
+    pub browser: Browser,
     pub dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -160,16 +159,10 @@ impl Harness {
         let server = tokio::spawn(mdz_callback::run(listener, app.clone(), async {
             let _ = stopped.await;
         }));
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(20))
-            .build()
-            .unwrap();
         Harness {
             sim,
             app,
-            base,
-            http,
+            browser: Browser::new(&base),
             dir,
             stop: Some(stop),
             server: Some(server),
@@ -215,16 +208,73 @@ impl Harness {
         self.secrets.client_secret = Secret::new(secret.to_string());
     }
 
+    pub fn db_path(&self) -> std::path::PathBuf {
+        self.app.store.path().to_path_buf()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+        self.sim.shutdown().await;
+    }
+}
+
+/// A browser stand-in for one origin (the service, or nginx in front of it): no redirects
+/// followed, cookies passed explicitly, and the whole TikTok sign-in as a few calls.
+pub struct Browser {
+    /// `http://127.0.0.1:PORT`: where paths starting with `/` go.
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl Browser {
+    pub fn new(base: &str) -> Browser {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap();
+        Browser::with_client(base, http)
+    }
+
+    /// With a client of the test's own making (another source address, forged headers).
+    pub fn with_client(base: &str, http: reqwest::Client) -> Browser {
+        Browser {
+            base: base.to_string(),
+            http,
+        }
+    }
+
+    /// `path_or_url` made absolute: paths go to [`Browser::base`].
+    pub fn url(&self, path_or_url: &str) -> String {
+        if path_or_url.starts_with('/') {
+            format!("{}{path_or_url}", self.base)
+        } else {
+            path_or_url.to_string()
+        }
+    }
+
     /// GET `url` (absolute, or a path on the service) with these cookies.
     pub async fn get(&self, url: &str, cookies: &[(&str, &str)]) -> Reply {
-        let url = if url.starts_with('/') {
-            format!("{}{url}", self.base)
-        } else {
-            url.to_string()
-        };
-        let mut req = self.http.get(url);
+        self.get_with(url, cookies, &[]).await
+    }
+
+    pub async fn get_with(
+        &self,
+        url: &str,
+        cookies: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = self.http.get(self.url(url));
         if !cookies.is_empty() {
             req = req.header("cookie", cookie_header(cookies));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
         }
         read(req.send().await.unwrap()).await
     }
@@ -242,7 +292,7 @@ impl Harness {
     ) -> Reply {
         let mut req = self
             .http
-            .post(format!("{}{path}", self.base))
+            .post(self.url(path))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(form.to_string());
         if !cookies.is_empty() {
@@ -299,19 +349,12 @@ impl Harness {
             .filter(|v| !v.is_empty())
             .expect("session cookie")
     }
+}
 
-    pub fn db_path(&self) -> std::path::PathBuf {
-        self.app.store.path().to_path_buf()
-    }
-
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server.await.unwrap().unwrap();
-        }
-        self.sim.shutdown().await;
+impl std::ops::Deref for Harness {
+    type Target = Browser;
+    fn deref(&self) -> &Browser {
+        &self.browser
     }
 }
 
@@ -353,4 +396,13 @@ pub fn with_raw_param(url: &str, name: &str, raw_value: &str) -> String {
         .collect();
     parts.push(format!("{name}={raw_value}"));
     format!("{base}?{}", parts.join("&"))
+}
+
+/// The CSRF token of the first form on `page` (every operator form carries the same one).
+pub fn csrf_of(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a csrf field on the page")
+        .to_string()
 }
