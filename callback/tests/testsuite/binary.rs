@@ -11,7 +11,7 @@ use crate::common::{OPEN_ID, SITE, query_param};
 use mdz_callback::http::{SESSION_COOKIE, STATE_COOKIE};
 use mdz_callback::secrets::TokenKey;
 use mdz_callback::store::{Cipher, Store};
-use mdz_tiktok_sim::{Decision, Endpoint, SimOptions, Simulator};
+use mdz_tiktok_sim::{Endpoint, SimOptions};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mdz-callback");
 const KEY_HEX: &str = "8f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
@@ -166,14 +166,14 @@ async fn no_secret_reaches_the_logs_or_the_database() {
     };
     let base = format!("http://127.0.0.1:{port}");
     let client_secret = "sim-client-secret-3b0c9e1f7a";
-    let sim = Simulator::start(SimOptions {
-        client_secret: client_secret.into(),
-        redirect_uris: vec![format!("{base}/auth/tiktok/callback")],
-        ..SimOptions::default()
-    })
-    .await
-    .unwrap();
-    sim.set_decision(Some(Decision::Approve));
+    let sim = common::simulator_for(
+        &base,
+        SimOptions {
+            client_secret: client_secret.into(),
+            ..SimOptions::default()
+        },
+    )
+    .await;
     std::fs::write(dir.path().join("config.toml"), SITE).unwrap();
     let log_path = dir.path().join("log.txt");
     let log = std::fs::File::create(&log_path).unwrap();

@@ -21,7 +21,7 @@ use crate::common::{Browser, OPEN_ID, Reply, SITE, query_param};
 use mdz_callback::http::{SESSION_COOKIE, STATE_COOKIE};
 use mdz_callback::secrets::TokenKey;
 use mdz_callback::store::{Cipher, Store};
-use mdz_tiktok_sim::{Decision, SimOptions, Simulator, StatusScript};
+use mdz_tiktok_sim::{SimOptions, StatusScript};
 use sha2::{Digest, Sha256};
 
 const KEY_HEX: &str = "5d2c8e1f3a4b6c7d8e9f0a1b2c3d4e5f5d2c8e1f3a4b6c7d8e9f0a1b2c3d4e5f";
@@ -279,13 +279,7 @@ async fn the_site_and_the_callback_behind_nginx_as_deployed() {
     let (port, callback_port) = (free_port(), free_port());
     let origin = format!("http://127.0.0.1:{port}");
 
-    let sim = Simulator::start(SimOptions {
-        redirect_uris: vec![format!("{origin}/auth/tiktok/callback")],
-        ..SimOptions::default()
-    })
-    .await
-    .unwrap();
-    sim.set_decision(Some(Decision::Approve));
+    let sim = common::simulator_for(&origin, SimOptions::default()).await;
     // The service polls the status first after 5 s (production's pace); one poll suffices.
     sim.set_status_script(None, StatusScript::InboxAfter(0));
 

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use crate::common::{OPEN_ID, SITE, query_param};
 use mdz_callback::http::{SESSION_COOKIE, STATE_COOKIE};
 use mdz_callback::store::DB_FILE;
-use mdz_tiktok_sim::{Decision, Endpoint, Fault, SimOptions, Simulator};
+use mdz_tiktok_sim::{Endpoint, Fault, SimOptions, Simulator};
 use sha2::{Digest, Sha256};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mdz-callback");
@@ -53,13 +53,7 @@ impl Service {
             l.local_addr().unwrap().port()
         };
         let base = format!("http://127.0.0.1:{port}");
-        let sim = Simulator::start(SimOptions {
-            redirect_uris: vec![format!("{base}/auth/tiktok/callback")],
-            ..SimOptions::default()
-        })
-        .await
-        .unwrap();
-        sim.set_decision(Some(Decision::Approve));
+        let sim = common::simulator_for(&base, SimOptions::default()).await;
         std::fs::write(dir.path().join("config.toml"), SITE).unwrap();
         let data = data.unwrap_or_else(|| dir.path().join("data"));
         let log = dir.path().join("log.txt");

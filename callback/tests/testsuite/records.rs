@@ -21,7 +21,7 @@ use mdz_callback::store::{
     Cipher, DB_FILE, Decision as ReviewDecision, Failure, NewUpload, Profile, Retention, Review,
     SecurityEvent, Store, TokenSet,
 };
-use mdz_tiktok_sim::{Decision, Endpoint, Fault, SimOptions, Simulator};
+use mdz_tiktok_sim::{Endpoint, Fault, SimOptions};
 use rusqlite::Connection;
 use rusqlite::types::ValueRef;
 
@@ -764,13 +764,7 @@ async fn the_forget_command_revokes_and_deletes_and_survives_tiktok_being_down()
         .unwrap()
         .port();
     let base = format!("http://127.0.0.1:{port}");
-    let sim = Simulator::start(SimOptions {
-        redirect_uris: vec![format!("{base}/auth/tiktok/callback")],
-        ..SimOptions::default()
-    })
-    .await
-    .unwrap();
-    sim.set_decision(Some(Decision::Approve));
+    let sim = common::simulator_for(&base, SimOptions::default()).await;
     let data = dir.path().join("data");
     let (auth_url, api_base) = (sim.auth_url(), sim.api_base());
     let client_key = SimOptions::default().client_key;

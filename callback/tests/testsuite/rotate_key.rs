@@ -11,7 +11,7 @@ use crate::common::{OPEN_ID, SITE};
 use mdz_callback::http::{SESSION_COOKIE, STATE_COOKIE};
 use mdz_callback::secrets::TokenKey;
 use mdz_callback::store::{Cipher, DB_FILE, Store, StoreError};
-use mdz_tiktok_sim::{Decision, Endpoint, SimOptions, Simulator};
+use mdz_tiktok_sim::{Endpoint, SimOptions};
 
 const OLD: &str = "8f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 const NEW: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9";
@@ -49,13 +49,7 @@ async fn rotated_tokens_open_under_the_new_key_only_and_refusals_change_nothing(
     let data = d.join("data");
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let sim = Simulator::start(SimOptions {
-        redirect_uris: vec![format!("{base}/auth/tiktok/callback")],
-        ..SimOptions::default()
-    })
-    .await
-    .unwrap();
-    sim.set_decision(Some(Decision::Approve));
+    let sim = common::simulator_for(&base, SimOptions::default()).await;
     std::fs::write(d.join("config.toml"), SITE).unwrap();
     let service_env = |token_key: &str| {
         env(&[

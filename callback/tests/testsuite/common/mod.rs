@@ -124,13 +124,7 @@ impl Harness {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let public = setup.public_url.clone().unwrap_or_else(|| base.clone());
-        let sim = Simulator::start(SimOptions {
-            redirect_uris: vec![format!("{public}/auth/tiktok/callback")],
-            ..setup.sim.clone()
-        })
-        .await
-        .unwrap();
-        sim.set_decision(Some(Decision::Approve));
+        let sim = simulator_for(&public, setup.sim.clone()).await;
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::parse(Path::new("config.toml"), SITE, Vec::new()).unwrap();
         config.tiktok.auth_url = sim.auth_url();
@@ -356,6 +350,19 @@ impl std::ops::Deref for Harness {
     fn deref(&self) -> &Browser {
         &self.browser
     }
+}
+
+/// The simulator for a service at `public` (its callback registered, the user approving at
+/// once), with `options` otherwise.
+pub async fn simulator_for(public: &str, options: SimOptions) -> Simulator {
+    let sim = Simulator::start(SimOptions {
+        redirect_uris: vec![format!("{public}/auth/tiktok/callback")],
+        ..options
+    })
+    .await
+    .unwrap();
+    sim.set_decision(Some(Decision::Approve));
+    sim
 }
 
 pub fn cookie_header(cookies: &[(&str, &str)]) -> String {
