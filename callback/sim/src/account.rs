@@ -84,7 +84,8 @@ fn show(shared: &Shared, just_removed: bool) -> Resp {
     if just_removed {
         main.push_str(&format!(
             "<p role=\"status\"><strong>{app} was removed.</strong> It can no longer use your \
-account, and TikTok has told it so (a signed <code>authorization.removed</code> webhook).</p>"
+account. TikTok tells it with a signed <code>authorization.removed</code> webhook; its answers \
+are listed below.</p>"
         ));
     }
     if granted.is_empty() {
