@@ -1,7 +1,8 @@
 //! `mdz-callback demo`: the service and the TikTok simulator together on 127.0.0.1, so a
 //! newcomer can click through the whole sign-in, and send a pre-approved demo video to the
-//! simulated inbox, without TikTok credentials. This is the only place outside the tests that
-//! reaches the simulator.
+//! simulated inbox, without TikTok credentials; then remove the app's access at the simulated
+//! TikTok and watch the operator page change, as the signed webhook arrives. This is the only
+//! place outside the tests that reaches the simulator.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -42,6 +43,8 @@ pub async fn demo(config_path: &Path, port: u16) -> Result<(), Box<dyn std::erro
     let sim = Simulator::start(SimOptions {
         redirect_uris: vec![format!("{origin}/auth/tiktok/callback")],
         pkce: config.tiktok.pkce_challenge,
+        // The URL an operator registers in TikTok's portal (docs/tiktok-contract.md §13).
+        webhook_url: Some(format!("{origin}{WEBHOOK_PATH}")),
         ..defaults
     })
     .await?;
@@ -68,6 +71,12 @@ pub async fn demo(config_path: &Path, port: u16) -> Result<(), Box<dyn std::erro
         "After signing in, the operator page offers a pre-approved demo video ({DEMO_LABEL}):"
     );
     println!("press its button and watch it travel to the simulated TikTok inbox.");
+    println!();
+    println!("To see what happens when a creator removes the app in TikTok, open the simulated");
+    println!("TikTok's app settings, press \"Remove this app\", then reload the operator page:");
+    println!();
+    println!("    {}", sim.app_page_url());
+    println!();
     println!(
         "Records go to a temporary folder that is deleted on exit: {}",
         data.path().display()
@@ -78,6 +87,8 @@ pub async fn demo(config_path: &Path, port: u16) -> Result<(), Box<dyn std::erro
 }
 
 const DEMO_LABEL: &str = "demo-clip";
+/// Where the service takes TikTok's webhooks (docs/tiktok-contract.md §13).
+const WEBHOOK_PATH: &str = "/tiktok/webhook";
 /// Big enough to watch, small enough to write in a blink: one piece under TikTok's rules.
 const DEMO_SIZE: usize = 6 * 1024 * 1024;
 

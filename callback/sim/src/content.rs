@@ -290,6 +290,26 @@ pub(crate) fn status(shared: &Shared, parts: &Parts, body: &[u8]) -> Resp {
     wire::envelope_ok(data)
 }
 
+/// The Content Posting webhook for the state a script ends in (contract §13, event names and
+/// fields as observed, §16.14); `None` for a script that never ends.
+pub(crate) fn outcome_event(
+    script: &StatusScript,
+    publish_id: &str,
+) -> Option<(&'static str, Value)> {
+    match script {
+        // A draft the creator later posts was delivered to the inbox first.
+        StatusScript::InboxAfter(_) | StatusScript::PublishCompleteAfter(_) => Some((
+            "post.publish.inbox_delivered",
+            json!({"publish_id": publish_id, "publish_type": "INBOX_SHARE"}),
+        )),
+        StatusScript::Failed(reason) => Some((
+            "post.publish.failed",
+            json!({"publish_id": publish_id, "publish_type": "INBOX_SHARE", "reason": reason}),
+        )),
+        StatusScript::NeverFinish => None,
+    }
+}
+
 /// Advances the poll counter and says what this poll reports.
 fn next_status(u: &mut Upload, script: &StatusScript) -> (&'static str, Option<String>) {
     if u.sha256.is_none() {

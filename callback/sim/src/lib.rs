@@ -5,15 +5,21 @@
 //! OAuth endpoints, the v2 envelope APIs, the chunk upload URL and a tiny avatar image, all
 //! following `docs/tiktok-contract.md` strictly: what TikTok would reject, the simulator rejects.
 //!
+//! With a webhook URL configured it also plays TikTok's webhook sender (contract §13): signed
+//! `authorization.removed` when the simulated user removes the app on the simulator's own
+//! settings page (`/sim/app`), draft outcomes when uploads end, with knobs for misdelivery.
+//!
 //! The upload URL is on the same origin as the API on purpose: the client only sends video
 //! bytes to `https://*.tiktokapis.com` or to the origin of its configured `api_base`, so a
 //! separate port would (rightly) be refused.
 
+mod account;
 mod content;
 mod faults;
 mod oauth;
 mod state;
 mod upload;
+mod webhooks;
 mod wire;
 
 use std::collections::VecDeque;
@@ -34,8 +40,13 @@ use tokio::task::{JoinHandle, JoinSet};
 
 pub use faults::Fault;
 pub use mdz::config::PkceChallenge;
+pub use webhooks::{
+    SIGNATURE_HEADER, STALE_BY, WebhookDelivery, WebhookKnob, WebhookOutcome, WebhookRetry,
+    WebhookUrlError,
+};
 
 use state::State;
+use webhooks::Hub;
 use wire::Resp;
 
 /// Written in `SimUser::avatar_url` to mean "this simulator's origin"; replaced when the user
@@ -79,6 +90,11 @@ pub struct SimOptions {
     pub user: SimUser,
     pub expires_in: u64,
     pub refresh_expires_in: u64,
+    /// Where webhooks go: the service's `callback.public_url` + `/tiktok/webhook` (contract
+    /// §13), plain `http://` only. `None` sends none.
+    pub webhook_url: Option<String>,
+    /// How failed webhook deliveries are retried.
+    pub webhook_retry: WebhookRetry,
 }
 
 impl Default for SimOptions {
@@ -92,6 +108,8 @@ impl Default for SimOptions {
             user: SimUser::default(),
             expires_in: 86_400,
             refresh_expires_in: 31_536_000,
+            webhook_url: None,
+            webhook_retry: WebhookRetry::default(),
         }
     }
 }
@@ -185,6 +203,8 @@ pub struct SimUpload {
 pub(crate) struct Shared {
     state: Mutex<State>,
     api_base: String,
+    /// Its own lock, taken after `state` when both are needed, never before.
+    webhooks: Arc<Hub>,
 }
 
 impl Shared {
@@ -229,6 +249,20 @@ impl Shared {
         }
     }
 
+    /// Ends the app's grant from `open_id` like a revoke does, then tells the app with
+    /// `authorization.removed` (contract §13). `false` when there was no live grant.
+    fn remove_access(&self, open_id: &str, reason: u8) -> bool {
+        if !self.lock().remove_grant(open_id) {
+            return false;
+        }
+        self.webhooks.emit(
+            "authorization.removed",
+            open_id,
+            &serde_json::json!({ "reason": reason }),
+        );
+        true
+    }
+
     fn pop_fault(&self, endpoint: Endpoint) -> Option<Fault> {
         self.lock()
             .faults
@@ -241,6 +275,8 @@ pub struct Simulator {
     shared: Arc<Shared>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    /// The webhook dispatcher; aborted (with its retries) when the simulator stops.
+    webhook_task: JoinHandle<()>,
 }
 
 impl Simulator {
@@ -251,9 +287,18 @@ impl Simulator {
         let api_base = format!("http://{addr}");
         let mut opts = opts;
         opts.user = with_api_base(opts.user, &api_base);
+        let (hub, queue) = Hub::new(
+            opts.client_key.clone(),
+            opts.client_secret.clone(),
+            opts.webhook_url.clone(),
+            opts.webhook_retry.clone(),
+        )
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let webhook_task = tokio::spawn(webhooks::run(hub.clone(), queue));
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(opts)),
             api_base,
+            webhooks: hub,
         });
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(serve(listener, shared.clone(), stopped));
@@ -261,6 +306,7 @@ impl Simulator {
             shared,
             stop: Some(stop),
             task: Some(task),
+            webhook_task,
         })
     }
 
@@ -272,6 +318,47 @@ impl Simulator {
     /// The value for `tiktok.auth_url`.
     pub fn auth_url(&self) -> String {
         format!("{}/v2/auth/authorize/", self.shared.api_base)
+    }
+
+    /// The simulated user's TikTok settings page with the "Remove this app" button.
+    pub fn app_page_url(&self) -> String {
+        format!("{}{}", self.shared.api_base, account::PAGE)
+    }
+
+    /// Points webhooks elsewhere (or nowhere) from the next event on; the demo and tests learn
+    /// the service's address late.
+    pub fn set_webhook_url(&self, url: Option<String>) -> Result<(), WebhookUrlError> {
+        self.shared.webhooks.set_url(url)
+    }
+
+    /// Applies `knob` to each of the next `next_events` events (0 turns it off). Knobs combine.
+    pub fn webhook_knob(&self, knob: WebhookKnob, next_events: u32) {
+        self.shared.webhooks.set_knob(knob, next_events);
+    }
+
+    /// Every delivery attempt so far (the latest 4096), in the order they ended.
+    pub fn webhook_deliveries(&self) -> Vec<WebhookDelivery> {
+        self.shared.webhooks.records()
+    }
+
+    /// Waits until every event so far is delivered, given up on or lost; `false` on timeout.
+    /// An event held by [`WebhookKnob::Reorder`] waits for the next event and is not waited for.
+    pub async fn webhooks_settled(&self, within: Duration) -> bool {
+        self.shared.webhooks.settled(within).await
+    }
+
+    /// The current simulated user removes the app in TikTok's settings, as the button on
+    /// [`Simulator::app_page_url`] does but with any §13 `reason`: tokens die as with a revoke,
+    /// then `authorization.removed` is delivered. `false` when the user had no live grant.
+    pub fn remove_access(&self, reason: u8) -> bool {
+        let open_id = self.shared.lock().opts.user.open_id.clone();
+        self.shared.remove_access(&open_id, reason)
+    }
+
+    /// Delivers any event, signed like the others (for events the simulator has no trigger
+    /// for: unknown names, other users, odd content). `false` when no webhook URL is set.
+    pub fn send_webhook(&self, event: &str, user_openid: &str, content: serde_json::Value) -> bool {
+        self.shared.webhooks.emit(event, user_openid, &content)
     }
 
     /// `None` shows the consent page; `Some` answers the authorize request at once.
@@ -422,8 +509,9 @@ impl Simulator {
         self.shared.lock().limits.insert(e, per_minute);
     }
 
-    /// Stops accepting and closes every open connection.
+    /// Stops accepting and closes every open connection; webhooks still queued are dropped.
     pub async fn shutdown(mut self) {
+        self.webhook_task.abort();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -436,6 +524,7 @@ impl Simulator {
 impl Drop for Simulator {
     fn drop(&mut self) {
         // A test that panics before `shutdown` must not leave a listener behind.
+        self.webhook_task.abort();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -478,6 +567,10 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stopped: oneshot:
 /// exactly what `Fault::ResetConnection` needs.
 async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> io::Result<Resp> {
     let (parts, body) = req.into_parts();
+    if matches!(parts.uri.path(), account::PAGE | account::REMOVE) {
+        let body = wire::read_small(body, wire::MAX_SMALL_BODY).await;
+        return Ok(account::handle(&shared, &parts, body.as_deref()));
+    }
     let Some(endpoint) = Endpoint::route(parts.uri.path()) else {
         return Ok(unrouted(&shared, &parts, body).await);
     };

@@ -15,7 +15,7 @@ use super::wire::{self, Form, Refused, Resp, esc};
 use super::{Decision, PkceChallenge, Shared};
 
 /// The name the consent page shows (TikTok shows the registered app name).
-const APP_NAME: &str = "MiraDigitalZen Publisher";
+pub(crate) const APP_NAME: &str = "MiraDigitalZen Publisher";
 /// Scopes the simulated app is approved for. Anything else — including `video.publish`, which
 /// this product must never ask for — is refused at the authorize page.
 const APP_SCOPES: [&str; 2] = mdz::scopes::REQUIRED;
@@ -387,9 +387,7 @@ pub(crate) fn revoke(shared: &Shared, parts: &Parts, body: &[u8]) -> Resp {
             "The access token is invalid or expired.",
         );
     };
-    // The app loses the user's authorization: every token of this user dies, refresh included.
-    st.access.retain(|_, t| t.open_id != open_id);
-    st.refresh.retain(|_, t| t.open_id != open_id);
+    st.remove_grant(&open_id);
     wire::json_text(StatusCode::OK, "{}".into(), &wire::log_id())
 }
 
@@ -419,7 +417,7 @@ border:1px solid #161823;background:#fff;color:#161823;cursor:pointer}\
 button.primary{background:#c4002b;border-color:#c4002b;color:#fff}\
 button:focus-visible{outline:3px solid #2f6fde;outline-offset:2px}";
 
-fn page(status: StatusCode, title: &str, main: &str) -> Resp {
+pub(crate) fn page(status: StatusCode, title: &str, main: &str) -> Resp {
     wire::html(
         status,
         format!(
@@ -448,7 +446,7 @@ fn error_page(param: &str, why: &str) -> Resp {
     page(StatusCode::BAD_REQUEST, "Something went wrong", &main)
 }
 
-fn scope_text(scope: &str) -> &'static str {
+pub(crate) fn scope_text(scope: &str) -> &'static str {
     match scope {
         "user.info.basic" => "Read your profile info (avatar and display name)",
         "video.upload" => "Send videos to your TikTok inbox as drafts for you to edit and post",

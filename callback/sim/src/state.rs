@@ -81,6 +81,9 @@ pub(crate) struct State {
     pub default_script: StatusScript,
     pub upload_url_ttl: Duration,
     pub oauth_errors_as_200: bool,
+    /// Proves a POST to the simulated TikTok's own pages came from those pages, so another
+    /// site open in the same browser cannot remove the app behind the user's back.
+    pub page_token: String,
 }
 
 impl State {
@@ -110,6 +113,7 @@ impl State {
             default_script: StatusScript::InboxAfter(2),
             upload_url_ttl: UPLOAD_URL_TTL,
             oauth_errors_as_200: false,
+            page_token: super::wire::random_alnum(32),
         }
     }
 
@@ -158,6 +162,38 @@ impl State {
 
     pub fn upload_by_publish_id(&mut self, publish_id: &str) -> Option<&mut Upload> {
         self.uploads.iter_mut().find(|u| u.publish_id == publish_id)
+    }
+
+    /// Whether the app holds a live grant from this user: a live access or refresh token.
+    pub fn has_grant(&self, open_id: &str) -> bool {
+        self.access
+            .values()
+            .chain(self.refresh.values())
+            .any(|t| t.open_id == open_id && t.live())
+    }
+
+    /// Scopes the user granted the app, from its live tokens, in the order first seen.
+    pub fn granted_scopes(&self, open_id: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for t in self.access.values().chain(self.refresh.values()) {
+            if t.open_id == open_id && t.live() {
+                for s in &t.scopes {
+                    if !out.contains(s) {
+                        out.push(s.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The app loses the user's authorization: every token of this user dies, refresh
+    /// included (§4). Whether there was a live grant to lose.
+    pub fn remove_grant(&mut self, open_id: &str) -> bool {
+        let had = self.has_grant(open_id);
+        self.access.retain(|_, t| t.open_id != open_id);
+        self.refresh.retain(|_, t| t.open_id != open_id);
+        had
     }
 
     pub fn upload_by_id(&mut self, upload_id: &str) -> Option<&mut Upload> {

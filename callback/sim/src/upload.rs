@@ -13,6 +13,7 @@ use hyper::http::request::Parts;
 use hyper::{Method, StatusCode};
 use sha2::{Digest, Sha256};
 
+use super::content::outcome_event;
 use super::wire::{self, Form, Refused, Resp};
 use super::{Endpoint, Shared};
 
@@ -252,6 +253,7 @@ pub(crate) async fn put_chunk(
     }
 
     let mut st = shared.lock();
+    let default_script = st.default_script.clone();
     let Some(u) = st.upload_by_id(&acc.upload_id) else {
         return Ok(wire::text(
             StatusCode::NOT_FOUND,
@@ -264,6 +266,13 @@ pub(crate) async fn put_chunk(
     let done = u.received == u.video_size;
     if done {
         u.sha256 = Some(hex::encode(hasher.clone().finalize()));
+        // The draft's fate is decided now; the webhook says so at once (queued, never
+        // waited for), while polls keep following the script's count, so a receiver that
+        // acts on the webhook saves the polls it would have needed (contract §13).
+        let script = u.script.clone().unwrap_or(default_script);
+        if let Some((event, content)) = outcome_event(&script, &u.publish_id) {
+            shared.webhooks.emit(event, &u.open_id, &content);
+        }
     }
     u.hasher = hasher;
     let status = if done {

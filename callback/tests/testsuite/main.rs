@@ -16,4 +16,5 @@ mod robustness;
 mod rotate_key;
 mod signin;
 mod sim_contract;
+mod sim_webhooks;
 mod uploads;

@@ -12,12 +12,12 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 const REDIRECT: &str = "https://mdz.example/auth/tiktok/callback";
-const MIB: u64 = 1 << 20;
+pub(super) const MIB: u64 = 1 << 20;
 const VERIFIER: &str = "Zq3vN8kPw2LmX7tR4yB9cD1fG6hJ0sA5eU8iO3pQ2wE7rT4yU1iO6pA9sD2fG5hJ";
 const INIT: &str = "/v2/post/publish/inbox/video/init/";
 const STATUS: &str = "/v2/post/publish/status/fetch/";
 
-async fn start_with(f: impl FnOnce(&mut SimOptions)) -> Simulator {
+pub(super) async fn start_with(f: impl FnOnce(&mut SimOptions)) -> Simulator {
     let mut opts = SimOptions {
         redirect_uris: vec![REDIRECT.into()],
         ..SimOptions::default()
@@ -30,7 +30,7 @@ async fn start() -> Simulator {
     start_with(|_| {}).await
 }
 
-fn http() -> Client {
+pub(super) fn http() -> Client {
     Client::builder()
         .redirect(Policy::none())
         .timeout(Duration::from_secs(10))
@@ -160,7 +160,7 @@ async fn exchange(sim: &Simulator, code: &str, verifier: &str) -> (u16, Value) {
     .await
 }
 
-async fn refresh(sim: &Simulator, refresh_token: &str) -> (u16, Value) {
+pub(super) async fn refresh(sim: &Simulator, refresh_token: &str) -> (u16, Value) {
     post_form(
         sim,
         "/v2/oauth/token/",
@@ -174,13 +174,13 @@ async fn refresh(sim: &Simulator, refresh_token: &str) -> (u16, Value) {
     .await
 }
 
-struct Session {
-    access: String,
-    refresh: String,
-    open_id: String,
+pub(super) struct Session {
+    pub(super) access: String,
+    pub(super) refresh: String,
+    pub(super) open_id: String,
 }
 
-async fn login(sim: &Simulator) -> Session {
+pub(super) async fn login(sim: &Simulator) -> Session {
     let code = authorize_code(sim).await;
     let (status, body) = exchange(sim, &code, VERIFIER).await;
     assert_eq!(status, 200, "{body}");
@@ -226,11 +226,16 @@ async fn init(sim: &Simulator, token: &str, size: u64, chunk: u64, count: u64) -
     api_post(sim, INIT, token, &body).await
 }
 
-async fn status_of(sim: &Simulator, token: &str, publish_id: &str) -> (u16, Value) {
+pub(super) async fn status_of(sim: &Simulator, token: &str, publish_id: &str) -> (u16, Value) {
     api_post(sim, STATUS, token, &json!({"publish_id": publish_id})).await
 }
 
-async fn put(url: &str, first: u64, data: &[u8], total: u64) -> reqwest::Result<reqwest::Response> {
+pub(super) async fn put(
+    url: &str,
+    first: u64,
+    data: &[u8],
+    total: u64,
+) -> reqwest::Result<reqwest::Response> {
     let last = first + data.len() as u64 - 1;
     http()
         .put(url)
@@ -241,12 +246,12 @@ async fn put(url: &str, first: u64, data: &[u8], total: u64) -> reqwest::Result<
         .await
 }
 
-fn video(len: u64) -> Vec<u8> {
+pub(super) fn video(len: u64) -> Vec<u8> {
     (0..len).map(|i| (i * 31 % 251) as u8).collect()
 }
 
 /// Init for a file and return (publish_id, upload_url).
-async fn init_ok(
+pub(super) async fn init_ok(
     sim: &Simulator,
     token: &str,
     size: u64,
