@@ -453,16 +453,23 @@ async fn a_failing_revoke_keeps_the_connection_and_says_so_then_a_retry_works() 
 
 #[tokio::test]
 async fn expired_states_go_at_the_next_start_without_waiting_for_the_purge() {
+    // Long enough that 50 starts fit in it on a loaded machine (300 ms did not, at load 8),
+    // short enough to wait out.
+    let ttl = Duration::from_secs(2);
     let h = Harness::with(|s| {
-        s.options.state_ttl = Duration::from_millis(300);
+        s.options.state_ttl = ttl;
         s.options.purge_every = Duration::from_secs(3600);
     })
     .await;
+    let first = Instant::now();
     for _ in 0..50 {
         h.begin().await;
     }
     assert_eq!(h.app.store.state_count().await.unwrap(), 50);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(
+        (first + ttl + Duration::from_millis(100)).saturating_duration_since(Instant::now()),
+    )
+    .await;
     let s = h.begin().await;
     assert_eq!(h.app.store.state_count().await.unwrap(), 1);
     let back = h.authorize(&s).await;
