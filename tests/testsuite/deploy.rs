@@ -21,6 +21,29 @@ fn nginx_csp_allows_exactly_the_current_stylesheet() {
     );
 }
 
+/// The value of the one `name value;` directive in `conf`, if there is one.
+fn directive<'a>(conf: &'a str, name: &str) -> Option<&'a str> {
+    let mut found = conf
+        .lines()
+        .map(str::trim)
+        .filter_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .map(|v| v.trim_end_matches(';'));
+    let value = found.next();
+    assert!(found.next().is_none(), "`{name}` more than once");
+    value
+}
+
+/// The server blocks of deploy/nginx.conf.
+fn nginx_servers(conf: &str) -> Vec<&str> {
+    let servers: Vec<&str> = conf.split("\nserver {").skip(1).collect();
+    assert_eq!(
+        servers.len(),
+        2,
+        "expected the port-80 and the https server"
+    );
+    servers
+}
+
 #[test]
 fn nginx_proxies_only_the_callback_routes() {
     let conf = deploy("nginx.conf");
@@ -29,18 +52,93 @@ fn nginx_proxies_only_the_callback_routes() {
         .filter(|l| l.contains("proxy_pass"))
         .map(str::trim)
         .collect();
-    assert_eq!(proxied.len(), 3, "{proxied:?}");
-    for route in [
+    let routes = [
         "location ^~ /auth/tiktok/ ",
+        "location = /auth/tiktok/callback ",
         "location ^~ /operator ",
         "location = /healthz ",
-    ] {
+    ];
+    assert_eq!(proxied.len(), routes.len(), "{proxied:?}");
+    for route in routes {
         assert!(
             proxied.iter().any(|l| l.starts_with(route)),
             "{route} is not proxied: {proxied:?}"
         );
     }
     assert!(deploy("proxy.conf").contains("proxy_set_header X-Real-IP $remote_addr;"));
+}
+
+#[test]
+fn nginx_logs_paths_never_queries() {
+    let conf = deploy("nginx.conf");
+    let start = conf
+        .find("log_format mdz_no_query ")
+        .expect("the mdz_no_query log format");
+    let format = &conf[start..start + conf[start..].find(';').unwrap()];
+    let variables: Vec<&str> = format
+        .split('$')
+        .skip(1)
+        .map(|v| {
+            v.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .next()
+                .unwrap()
+        })
+        .collect();
+    for v in &variables {
+        assert!(
+            !matches!(
+                *v,
+                "request" | "request_uri" | "args" | "query_string" | "is_args" | "http_referer"
+            ) && !v.starts_with("arg_"),
+            "the access log would hold a query (TikTok's code and state) through ${v}"
+        );
+    }
+    for server in nginx_servers(&conf) {
+        for line in [
+            "access_log /var/log/nginx/access.log mdz_no_query;",
+            "error_log /var/log/nginx/error.log error;",
+        ] {
+            assert!(
+                server.lines().any(|l| l.trim() == line),
+                "a server block lacks {line}"
+            );
+        }
+    }
+    assert!(
+        conf.lines().any(|l| l
+            .trim_start()
+            .starts_with("location = /auth/tiktok/callback ")
+            && l.contains("error_log /dev/null;")),
+        "the callback location, whose request line holds the code, keeps an error log"
+    );
+}
+
+#[test]
+fn nginx_hides_its_version_in_every_server() {
+    for server in nginx_servers(&deploy("nginx.conf")) {
+        assert!(
+            server.lines().any(|l| l.trim() == "server_tokens off;"),
+            "a server block shows nginx's version:\n{server}"
+        );
+    }
+}
+
+#[test]
+fn nginx_tls_is_1_2_and_1_3_with_forward_secret_aead_suites_only() {
+    let conf = deploy("nginx.conf");
+    assert_eq!(directive(&conf, "ssl_protocols"), Some("TLSv1.2 TLSv1.3"));
+    let ciphers = directive(&conf, "ssl_ciphers").expect("ssl_ciphers");
+    for suite in ciphers.split(':') {
+        assert!(
+            suite.starts_with("ECDHE-")
+                && ["-GCM-SHA256", "-GCM-SHA384", "-CHACHA20-POLY1305"]
+                    .iter()
+                    .any(|aead| suite.ends_with(aead)),
+            "{suite} is not ECDHE with an AEAD cipher"
+        );
+    }
+    assert_eq!(directive(&conf, "ssl_prefer_server_ciphers"), Some("off"));
+    assert_eq!(directive(&conf, "ssl_session_tickets"), Some("off"));
 }
 
 #[test]

@@ -1,24 +1,27 @@
-//! The site as operators deploy it: Debian's nginx with `deploy/nginx.conf` (on loopback,
-//! without TLS) in front of the real `mdz-callback serve`, which sits behind it with
-//! `callback.real_ip_header = "X-Real-IP"`. Through nginx only: every page of `public/` with
-//! its security and caching headers and gzip, the 404 page, a full sign-in and a draft upload
-//! against the simulator, and the client's own address (not nginx's, not a forged header) in
-//! the callback's records.
+//! The site as operators deploy it: Debian's nginx with `deploy/nginx.conf` (on loopback, with
+//! a throwaway certificate) in front of the real `mdz-callback serve`, which sits behind it
+//! with `callback.real_ip_header = "X-Real-IP"`. Through nginx only: every page of `public/`
+//! with its security and caching headers and gzip, the 404 page, a full sign-in and a draft
+//! upload against the simulator, and the client's own address (not nginx's, not a forged
+//! header) in the callback's records. Without the callback: the answers nginx makes itself
+//! (400, 405, 413, 414, 502, 504, both server blocks) with the security headers and no version,
+//! no authorization code or state in either log with the callback down or slow, and the TLS
+//! handshakes `openssl s_client` gets (TLS 1.2 with forward-secret AEAD suites and 1.3 only).
 //!
 //! nginx is required: `scripts/test` installs it (`apt-get install nginx`); without it this
 //! test fails, it never skips.
 
 use crate::common;
 use std::collections::HashMap;
-use std::io::Write;
-use std::net::{IpAddr, Ipv4Addr};
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::child::{Service, free_port, run};
 use crate::common::{Browser, OPEN_ID, Reply, SITE, query_param};
-use mdz_callback::http::{SESSION_COOKIE, STATE_COOKIE};
+use mdz_callback::http::{Route, SESSION_COOKIE, STATE_COOKIE};
 use mdz_callback::secrets::TokenKey;
 use mdz_callback::store::{Cipher, Store};
 use mdz_tiktok_sim::{SimOptions, StatusScript};
@@ -63,10 +66,60 @@ fn swap(text: &str, from: &str, to: &str) -> String {
     text.replace(from, to)
 }
 
-/// deploy/nginx.conf made runnable on loopback: no port-80 server, no TLS, no IPv6 listener,
-/// the repository's public/ and deploy/ instead of /srv/mdz/public and /etc/nginx/mdz/, and
-/// the callback's test port as the upstream. Everything else is the file as shipped.
-fn site_config(port: u16, callback_port: u16, log_dir: &Path) -> String {
+/// Where deploy/nginx.conf expects certbot's files.
+const LETSENCRYPT: &str = "/etc/letsencrypt/live/miradigitalzen.ecooffice.net/";
+
+/// The ports of one nginx run.
+#[derive(Clone, Copy)]
+struct Ports {
+    /// The port-80 server block.
+    http: u16,
+    /// The port-443 server block, TLS and http2 as shipped.
+    tls: u16,
+    /// The same block over plain http as well, for the test's browser.
+    plain: u16,
+}
+
+impl Ports {
+    fn free() -> Ports {
+        Ports {
+            http: free_port(),
+            tls: free_port(),
+            plain: free_port(),
+        }
+    }
+}
+
+/// A self-signed certificate for `localhost` in `dir/tls/`, under certbot's file names. RSA:
+/// only with an RSA key can a client offer the static-RSA suites (no forward secrecy) at all,
+/// so their refusal is nginx's doing.
+fn throwaway_certificate(dir: &Path) -> PathBuf {
+    let tls = dir.join("tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes"])
+        .args(["-subj", "/CN=localhost", "-days", "1", "-keyout"])
+        .arg(tls.join("privkey.pem"))
+        .arg("-out")
+        .arg(tls.join("fullchain.pem"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl req: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::copy(tls.join("fullchain.pem"), tls.join("chain.pem")).unwrap();
+    tls
+}
+
+/// deploy/nginx.conf made runnable on loopback: both server blocks on `ports` (the TLS one
+/// also on plain http), no IPv6 listener, a throwaway certificate, the repository's public/,
+/// copies of deploy/'s includes (with the upstream's read timeout cut to `read_timeout`
+/// seconds when given) and both logs in `dir`, and `callback_port` as the upstream.
+/// Everything else is the file as shipped.
+fn site_config(ports: Ports, callback_port: u16, dir: &Path, read_timeout: Option<u32>) -> String {
     let shipped = std::fs::read_to_string(repo().join("deploy/nginx.conf")).unwrap();
     let blocks: Vec<&str> = shipped.split("\nserver {").collect();
     assert_eq!(
@@ -75,46 +128,69 @@ fn site_config(port: u16, callback_port: u16, log_dir: &Path) -> String {
         "expected the upstream and two server blocks"
     );
     assert!(blocks[1].contains("listen 80;"), "{}", blocks[1]);
-    let text = format!("{}\nserver {{{}", blocks[0], blocks[2]);
+    assert!(blocks[2].contains("listen 443 ssl http2;"), "{}", blocks[2]);
+    let text = swap(
+        &shipped,
+        "listen 80;",
+        &format!("listen 127.0.0.1:{};", ports.http),
+    );
     let text = swap(
         &text,
         "listen 443 ssl http2;",
-        &format!("listen 127.0.0.1:{port};"),
+        &format!(
+            "listen 127.0.0.1:{} ssl http2;\n    listen 127.0.0.1:{};",
+            ports.tls, ports.plain
+        ),
     );
     let text: String = text
         .lines()
-        .filter(|l| {
-            let l = l.trim_start();
-            !(l.starts_with("listen [::]") || l.starts_with("ssl_certificate"))
-        })
+        .filter(|l| !l.trim_start().starts_with("listen [::]"))
         .map(|l| format!("{l}\n"))
         .collect();
+    let tls = throwaway_certificate(dir);
+    let text = swap(&text, LETSENCRYPT, &format!("{}/", tls.display()));
+    let includes = dir.join("mdz");
+    std::fs::create_dir_all(&includes).unwrap();
+    for name in ["proxy.conf", "security-headers.conf"] {
+        let mut file = std::fs::read_to_string(repo().join("deploy").join(name)).unwrap();
+        if let (Some(secs), "proxy.conf") = (read_timeout, name) {
+            file = swap(
+                &file,
+                "proxy_read_timeout 30s;",
+                &format!("proxy_read_timeout {secs}s;"),
+            );
+        }
+        std::fs::write(includes.join(name), file).unwrap();
+    }
     let public = repo().join("public");
-    let deploy = repo().join("deploy");
     let text = swap(&text, "/srv/mdz/public", public.to_str().unwrap());
     let text = swap(
         &text,
         "/etc/nginx/mdz/",
-        &format!("{}/", deploy.to_str().unwrap()),
+        &format!("{}/", includes.display()),
     );
-    let text = swap(
-        &text,
-        "/var/log/nginx/access.log",
-        &log_dir.join("access.log").display().to_string(),
-    );
+    let mut text = text;
+    for log in ["access.log", "error.log"] {
+        text = swap(
+            &text,
+            &format!("/var/log/nginx/{log}"),
+            &dir.join(log).display().to_string(),
+        );
+    }
     let text = swap(
         &text,
         "server 127.0.0.1:8787;",
         &format!("server 127.0.0.1:{callback_port};"),
     );
     for gone in [
-        "ssl",
         "/srv/",
         "/etc/nginx/mdz",
+        "/etc/letsencrypt",
         "/var/log",
         "8787",
         "[::]",
         "listen 80",
+        "listen 443",
     ] {
         assert!(!text.contains(gone), "`{gone}` left in:\n{text}");
     }
@@ -122,14 +198,14 @@ fn site_config(port: u16, callback_port: u16, log_dir: &Path) -> String {
 }
 
 /// nginx in the foreground, one process (so killing it stops it all), every file it writes in
-/// `dir`. Killed when dropped.
+/// `dir`, listening on all of `ports` once started. Killed when dropped.
 struct Nginx {
     child: Child,
     error_log: PathBuf,
 }
 
 impl Nginx {
-    fn start(dir: &Path, site: &str) -> Nginx {
+    fn start(dir: &Path, site: &str, ports: Ports) -> Nginx {
         let site_path = dir.join("mdz.conf");
         std::fs::write(&site_path, site).unwrap();
         let d = dir.display();
@@ -182,7 +258,19 @@ impl Nginx {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        Nginx { child, error_log }
+        let mut nginx = Nginx { child, error_log };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for port in [ports.http, ports.tls, ports.plain] {
+            while TcpStream::connect(("127.0.0.1", port)).is_err() {
+                nginx.assert_running();
+                assert!(
+                    Instant::now() < deadline,
+                    "nginx is not listening on {port}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        nginx
     }
 
     fn errors(&self) -> String {
@@ -246,6 +334,89 @@ fn one_header<'a>(r: &'a Reply, name: &str, what: &str) -> &'a str {
     all[0].to_str().unwrap()
 }
 
+/// What every answer of every server block carries: each shipped security header exactly
+/// once, and `Server` without nginx's version.
+fn assert_guarded(r: &Reply, security: &[(String, String)], what: &str) {
+    for (name, value) in security {
+        assert_eq!(one_header(r, name, what), value, "{what}: {name}");
+    }
+    assert_eq!(one_header(r, "server", what), "nginx", "{what}");
+}
+
+/// An answer nginx made itself: guarded, never cached, plain text naming the status.
+fn assert_nginx_error(r: &Reply, status: u16, security: &[(String, String)], what: &str) {
+    assert_eq!(r.status, status, "{what}: {}", r.body);
+    assert_guarded(r, security, what);
+    assert_eq!(one_header(r, "cache-control", what), "no-store", "{what}");
+    assert!(
+        one_header(r, "content-type", what).starts_with("text/plain"),
+        "{what}"
+    );
+    assert!(
+        r.body.starts_with(&format!("{status} ")),
+        "{what}: {}",
+        r.body
+    );
+}
+
+/// `request` as bytes on a new connection to `port`, and what nginx sends until it closes:
+/// for what reqwest will not send (`/../x`, a broken header line, plain http to the TLS port).
+fn raw(port: u16, request: &str) -> Reply {
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    conn.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    conn.read_to_end(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer to {request:?}: {answer:?}"));
+    let mut headers = reqwest::header::HeaderMap::new();
+    for line in lines {
+        let (name, value) = line.split_once(':').unwrap();
+        headers.append(
+            reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.trim().parse().unwrap(),
+        );
+    }
+    Reply {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+/// A browser for `https://127.0.0.1:{port}` that accepts the throwaway certificate.
+fn tls_browser(port: u16) -> Browser {
+    Browser::with_client(
+        &format!("https://127.0.0.1:{port}"),
+        reqwest::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap(),
+    )
+}
+
+fn plain_browser(port: u16) -> Browser {
+    Browser::with_client(
+        &format!("http://127.0.0.1:{port}"),
+        reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap(),
+    )
+}
+
 fn gunzip(data: &[u8]) -> Vec<u8> {
     let mut child = Command::new("gzip")
         .arg("-dc")
@@ -276,8 +447,8 @@ async fn the_site_and_the_callback_behind_nginx_as_deployed() {
     let began = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (port, callback_port) = (free_port(), free_port());
-    let origin = format!("http://127.0.0.1:{port}");
+    let (ports, callback_port) = (Ports::free(), free_port());
+    let origin = format!("http://127.0.0.1:{}", ports.plain);
 
     let sim = common::simulator_for(&origin, SimOptions::default()).await;
     // The service polls the status first after 5 s (production's pace); one poll suffices.
@@ -300,7 +471,7 @@ async fn the_site_and_the_callback_behind_nginx_as_deployed() {
     let (code, out, err) = run(d, &["assets", "approve", "clip", "--by", "Tester"], &[]);
     assert_eq!(code, 0, "{out}{err}");
 
-    let mut nginx = Nginx::start(d, &site_config(port, callback_port, d));
+    let mut nginx = Nginx::start(d, &site_config(ports, callback_port, d, None), ports);
     let env: Vec<(String, String)> = [
         ("TIKTOK_CLIENT_KEY", "sim-client-key".to_string()),
         ("TIKTOK_CLIENT_SECRET", "sim-client-secret".into()),
@@ -400,10 +571,7 @@ async fn the_site_and_the_callback_behind_nginx_as_deployed() {
             r.header("content-type")
         );
         assert_eq!(one_header(&r, "cache-control", path), *cache, "{path}");
-        for (name, value) in &security {
-            assert_eq!(one_header(&r, name, path), value, "{path}: {name}");
-        }
-        assert!(r.header("server").is_none_or(|s| s == "nginx"), "{path}");
+        assert_guarded(&r, &security, path);
     }
 
     // Compressed for a browser that accepts it, with the same headers.
@@ -446,9 +614,7 @@ async fn the_site_and_the_callback_behind_nginx_as_deployed() {
         assert_eq!(r.status, 404, "{path}");
         assert_eq!(r.body, not_found, "{path}: not the 404 page");
         assert_eq!(one_header(&r, "cache-control", path), "no-store", "{path}");
-        for (name, value) in &security {
-            assert_eq!(one_header(&r, name, path), value, "{path}: {name}");
-        }
+        assert_guarded(&r, &security, path);
     }
 
     // The callback's own answers pass through once, not doubled by nginx.
@@ -590,8 +756,10 @@ async fn the_site_and_the_callback_behind_nginx_as_deployed() {
             "a query string in the access log: {line}"
         );
     }
+    let errors = nginx.errors();
     for secret in [code.as_str(), state.as_str(), state_cookie.as_str(), FORGED] {
         assert!(!access.contains(secret), "{access}");
+        assert!(!errors.contains(secret), "{errors}");
     }
     assert!(
         access.contains("\"GET /auth/tiktok/callback HTTP/1.1\" 200"),
@@ -602,4 +770,308 @@ async fn the_site_and_the_callback_behind_nginx_as_deployed() {
     sim.shutdown().await;
     let took = began.elapsed();
     assert!(took < Duration::from_secs(20), "took {took:?}");
+}
+
+/// What TikTok's redirect carries, as distinctive strings to look for in the logs.
+const CODE: &str = "Cd-probe-7f3a9c1e5b-authorization-code";
+const STATE: &str = "St-probe-2b8d4f6a0c-state";
+
+/// Where the callback is not answering properly.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Upstream {
+    /// Nothing listens: nginx gets "connection refused" and answers 502.
+    Down,
+    /// A socket that accepts and never answers: nginx gives up after its read timeout (cut
+    /// to 1 s here) and answers 504.
+    Slow,
+}
+
+#[tokio::test]
+async fn every_answer_nginx_makes_itself_carries_the_security_headers_and_no_version() {
+    let began = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ports = Ports::free();
+    // Nothing listens there: every proxied route is nginx's own 502.
+    let mut nginx = Nginx::start(d, &site_config(ports, free_port(), d, None), ports);
+    let security = shipped_security_headers();
+    let b = plain_browser(ports.plain);
+    let long = format!("/{}", "a".repeat(9000));
+    let big = "b".repeat(9000);
+
+    // The https block, over plain http and over TLS.
+    for route in [
+        "/auth/tiktok/start",
+        "/auth/tiktok/callback",
+        "/operator",
+        "/healthz",
+    ] {
+        let r = b.get(route, &[]).await;
+        assert_nginx_error(&r, 502, &security, route);
+        assert!(r.body.contains("not answering"), "{}", r.body);
+    }
+    let r = b
+        .post("/operator/uploads", &[], &"x".repeat(20_000), &[])
+        .await;
+    assert_nginx_error(&r, 413, &security, "a body over 16 KiB");
+    let r = b.post("/privacy/", &[], "a=1", &[]).await;
+    assert_nginx_error(&r, 405, &security, "POST to a page");
+    let r = b.get(&long, &[]).await;
+    assert_nginx_error(&r, 414, &security, "a 9,000-byte path");
+    let r = b.get_with("/", &[], &[("x-big", big.as_str())]).await;
+    assert_nginx_error(&r, 400, &security, "a 9,000-byte header");
+    let close = "Host: miradigitalzen.ecooffice.net\r\nConnection: close\r\n\r\n";
+    for (what, port, request) in [
+        (
+            "/../x",
+            ports.plain,
+            format!("GET /../x HTTP/1.1\r\n{close}"),
+        ),
+        (
+            "a request line nginx cannot parse",
+            ports.plain,
+            "NOT HTTP\r\n\r\n".to_string(),
+        ),
+        (
+            "a header line nginx cannot parse",
+            ports.plain,
+            format!("GET / HTTP/1.1\r\nBroken header line\r\n{close}"),
+        ),
+        (
+            "plain http to the TLS port",
+            ports.tls,
+            format!("GET / HTTP/1.1\r\n{close}"),
+        ),
+    ] {
+        assert_nginx_error(&raw(port, &request), 400, &security, what);
+    }
+    let tls = tls_browser(ports.tls);
+    let r = tls.get("/privacy/", &[]).await;
+    assert_eq!(r.status, 200);
+    assert_guarded(&r, &security, "https /privacy/");
+    let r = tls.get("/auth/tiktok/start", &[]).await;
+    assert_nginx_error(&r, 502, &security, "https /auth/tiktok/start");
+
+    // The port-80 block: its redirect, a missing verification file, a refused path.
+    let http = plain_browser(ports.http);
+    let r = http.get("/privacy/?x=1", &[]).await;
+    assert_eq!(r.status, 301);
+    assert_eq!(r.location(), "https://127.0.0.1/privacy/?x=1");
+    assert_guarded(&r, &security, "port 80: the redirect");
+    let r = http.get("/tiktok0123abcd.txt", &[]).await;
+    assert_eq!(r.status, 404);
+    assert_guarded(&r, &security, "port 80: a missing verification file");
+    let r = raw(ports.http, &format!("GET /../x HTTP/1.1\r\n{close}"));
+    assert_eq!(r.status, 400);
+    assert_guarded(&r, &security, "port 80: /../x");
+
+    nginx.assert_running();
+    let took = began.elapsed();
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+}
+
+#[tokio::test]
+async fn no_nginx_log_holds_the_code_or_state_with_the_callback_down_or_slow() {
+    // The one location TikTok's redirect reaches is the service's callback route, and that
+    // location keeps no error log.
+    let callback = Route::SignInCallback.path(None);
+    let shipped = std::fs::read_to_string(repo().join("deploy/nginx.conf")).unwrap();
+    assert!(
+        shipped.lines().any(|l| {
+            l.trim_start()
+                .starts_with(&format!("location = {callback} {{"))
+                && l.contains("error_log /dev/null;")
+        }),
+        "deploy/nginx.conf has no `location = {callback}` without an error log"
+    );
+    for upstream in [Upstream::Down, Upstream::Slow] {
+        the_code_and_state_reach_no_log(upstream).await;
+    }
+}
+
+async fn the_code_and_state_reach_no_log(upstream: Upstream) {
+    let began = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ports = Ports::free();
+    // Bound for the whole run and never accepted from: the kernel completes nginx's connection
+    // and nobody ever answers it.
+    let slow = TcpListener::bind("127.0.0.1:0").unwrap();
+    let callback_port = match upstream {
+        Upstream::Down => free_port(),
+        Upstream::Slow => slow.local_addr().unwrap().port(),
+    };
+    let (status, diagnostic) = match upstream {
+        Upstream::Down => (502, "connect() failed"),
+        Upstream::Slow => (504, "upstream timed out"),
+    };
+    let mut nginx = Nginx::start(d, &site_config(ports, callback_port, d, Some(1)), ports);
+    let security = shipped_security_headers();
+    let b = plain_browser(ports.plain);
+    let tls = tls_browser(ports.tls);
+    let redirect = format!("/auth/tiktok/callback?code={CODE}&state={STATE}");
+    let refusal = format!(
+        "/auth/tiktok/callback?error=access_denied&error_description=The%20user%20denied&state={STATE}"
+    );
+    let referer_url = format!("http://127.0.0.1:{}{redirect}", ports.plain);
+    let referer = [("referer", referer_url.as_str())];
+    // At once, so the slow case waits for one read timeout, not four.
+    let (plain, over_tls, refused, start, page) = tokio::join!(
+        b.get(&redirect, &[]),
+        tls.get(&redirect, &[]),
+        b.get(&refusal, &[]),
+        b.get("/auth/tiktok/start", &[]),
+        b.get_with("/privacy/", &[], &referer),
+    );
+    let answers = [
+        ("the redirect", &plain),
+        ("the redirect over TLS", &over_tls),
+        ("the refusal", &refused),
+        ("the start", &start),
+    ];
+    for (what, r) in answers {
+        assert_eq!(r.status, status, "{upstream:?}: {what}");
+    }
+    assert_eq!(page.status, 200);
+    // A header line nginx cannot parse: logged (at `info`, which the test's main error log
+    // records) before any location is chosen, with the request line.
+    let r = raw(
+        ports.plain,
+        &format!(
+            "GET {redirect} HTTP/1.1\r\nHost: h\r\nBroken header line\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(r.status, 400);
+    nginx.assert_running();
+
+    let errors = nginx.errors();
+    let access = std::fs::read_to_string(d.join("access.log")).unwrap();
+    for secret in [CODE, STATE, "code=", "state="] {
+        assert!(
+            !errors.contains(secret),
+            "{upstream:?}: `{secret}` in the error log:\n{errors}"
+        );
+        assert!(
+            !access.contains(secret),
+            "{upstream:?}: `{secret}` in the access log:\n{access}"
+        );
+    }
+    // The outage is still diagnosed: in full for the routes without a code, and for the
+    // callback by its access-log line with the upstream's address and status.
+    assert!(
+        errors
+            .lines()
+            .any(|l| l.contains(diagnostic) && l.contains("GET /auth/tiktok/start ")),
+        "{upstream:?}: no `{diagnostic}` for /auth/tiktok/start:\n{errors}"
+    );
+    let upstream_field = format!("upstream=127.0.0.1:{callback_port} us={status}");
+    let callback_lines = access
+        .lines()
+        .filter(|l| l.contains(&format!("\"GET /auth/tiktok/callback HTTP/1.1\" {status} ")))
+        .filter(|l| l.contains(&upstream_field))
+        .count();
+    assert_eq!(callback_lines, 3, "{upstream:?}:\n{access}");
+    assert!(
+        access.contains(&format!(
+            "\"http://127.0.0.1:{}/auth/tiktok/callback\"",
+            ports.plain
+        )),
+        "{upstream:?}: the referrer's path is not logged:\n{access}"
+    );
+    for (what, r) in answers {
+        assert_nginx_error(r, status, &security, &format!("{upstream:?}: {what}"));
+    }
+    drop(nginx);
+    drop(slow);
+    let took = began.elapsed();
+    assert!(
+        took < Duration::from_secs(10),
+        "{upstream:?}: took {took:?}"
+    );
+}
+
+/// `openssl s_client` against `port` with `args`: the line naming the protocol and cipher
+/// ("New, TLSv1.3, Cipher is …", or "New, (NONE), Cipher is (NONE)" when refused) and all it
+/// printed.
+fn handshake(port: u16, args: &[&str]) -> (String, String) {
+    let out = Command::new("timeout")
+        .args(["10", "openssl", "s_client", "-connect"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("New, "))
+        .unwrap_or_else(|| panic!("openssl s_client {args:?} printed no handshake:\n{text}"))
+        .to_string();
+    (line, text)
+}
+
+#[tokio::test]
+async fn https_offers_tls_1_2_and_1_3_with_forward_secret_aead_suites_only() {
+    let began = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ports = Ports::free();
+    let mut nginx = Nginx::start(d, &site_config(ports, free_port(), d, None), ports);
+    let port = ports.tls;
+
+    let (line, _) = handshake(port, &["-tls1_3"]);
+    assert!(line.starts_with("New, TLSv1.3, Cipher is TLS_"), "{line}");
+    let (_, text) = handshake(port, &["-tls1_3", "-alpn", "h2"]);
+    assert!(text.contains("ALPN protocol: h2"), "no http2:\n{text}");
+    for suite in [
+        "ECDHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-CHACHA20-POLY1305",
+    ] {
+        let (line, _) = handshake(port, &["-tls1_2", "-cipher", suite]);
+        assert_eq!(line, format!("New, TLSv1.2, Cipher is {suite}"));
+    }
+    // The client offers each at OpenSSL's lowest security level, so the refusal (a
+    // handshake_failure alert from the server) is nginx's.
+    for suite in [
+        "AES128-SHA",                // RSA key exchange, CBC, SHA-1
+        "AES256-SHA256",             // RSA key exchange, CBC
+        "AES128-GCM-SHA256",         // RSA key exchange: no forward secrecy
+        "ECDHE-RSA-AES128-SHA",      // CBC with SHA-1
+        "ECDHE-RSA-AES256-SHA384",   // CBC
+        "DHE-RSA-AES128-GCM-SHA256", // finite-field DH, left out of the profile here
+    ] {
+        let (line, text) = handshake(
+            port,
+            &["-tls1_2", "-cipher", &format!("{suite}:@SECLEVEL=0")],
+        );
+        assert_eq!(line, "New, (NONE), Cipher is (NONE)", "{suite} accepted");
+        assert!(text.contains("alert handshake failure"), "{suite}:\n{text}");
+    }
+    for version in ["-tls1", "-tls1_1"] {
+        let (line, text) = handshake(port, &[version, "-cipher", "DEFAULT:@SECLEVEL=0"]);
+        assert_eq!(line, "New, (NONE), Cipher is (NONE)", "{version} accepted");
+        assert!(
+            text.contains("alert protocol version"),
+            "{version}:\n{text}"
+        );
+    }
+    // Sessions resume from nginx's cache; no ticket is issued (its key would outlive them).
+    let (_, text) = handshake(port, &["-tls1_2", "-reconnect"]);
+    assert!(
+        text.contains("Reused, TLSv1.2"),
+        "no session resumed:\n{text}"
+    );
+    assert!(
+        !text.contains("TLS session ticket:"),
+        "a session ticket:\n{text}"
+    );
+
+    nginx.assert_running();
+    let took = began.elapsed();
+    assert!(took < Duration::from_secs(10), "took {took:?}");
 }
