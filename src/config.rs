@@ -121,7 +121,7 @@ fn default_language() -> String {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{}: cannot read the configuration: {source}\n  help: run from the project folder or pass --config PATH", path.display())]
+    #[error("{}: cannot read the configuration: {source}\n  help: run from the folder that holds config.toml, or name it (mdz: --root DIR; mdz-callback: --config PATH)", path.display())]
     Io {
         path: PathBuf,
         #[source]

@@ -402,3 +402,16 @@ fn serve_rebuilds_on_save_shows_errors_and_recovers() {
         "{missing}"
     );
 }
+
+#[test]
+fn outside_the_project_check_names_a_flag_that_exists() {
+    let empty = tempfile::tempdir().unwrap();
+    let o = mdz(&["check", "--root", empty.path().to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("config.toml"), "{err}");
+    assert!(err.contains("--root DIR"), "the hint must name mdz's own flag: {err}");
+    // The flag the hint names is one mdz has.
+    let help = String::from_utf8_lossy(&mdz(&["check", "--help"]).stdout).into_owned();
+    assert!(help.contains("--root"), "{help}");
+}
