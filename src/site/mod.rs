@@ -222,7 +222,8 @@ impl Site {
         );
         problems.extend(self.link_problems.iter().flatten().cloned());
         let views: Vec<RenderedPage<'_>> = self.views().into_iter().map(|(_, v)| v).collect();
-        policy::check(&self.config, &views, &mut problems);
+        let unreadable: Vec<&str> = self.failed.iter().map(|f| f.rel.as_str()).collect();
+        policy::check(&self.config, &views, &unreadable, &mut problems);
         problems.extend(more);
         problems.into_iter().collect()
     }

@@ -28,8 +28,16 @@ const KNOWN_SCOPES: &[&str] = &[
 /// Pages that carry policy and must show contact and date.
 const POLICY_PAGES: &[&str] = &["privacy.md", "terms.md", "support.md"];
 
-pub fn check(config: &Config, pages: &[RenderedPage<'_>], problems: &mut Vec<SiteError>) {
+/// `unreadable`: pages that exist but failed to load; their own error says what is wrong, so
+/// they are not reported missing as well.
+pub fn check(
+    config: &Config,
+    pages: &[RenderedPage<'_>],
+    unreadable: &[&str],
+    problems: &mut Vec<SiteError>,
+) {
     match pages.iter().find(|p| p.page.rel == "privacy.md") {
+        None if unreadable.contains(&"privacy.md") => {}
         None => problems.push(SiteError::file(
             "content/privacy.md",
             "there is no privacy policy page",
@@ -69,6 +77,9 @@ pub fn check(config: &Config, pages: &[RenderedPage<'_>], problems: &mut Vec<Sit
     }
     for rel in POLICY_PAGES {
         let Some(p) = pages.iter().find(|p| p.page.rel == *rel) else {
+            if unreadable.contains(rel) {
+                continue;
+            }
             problems.push(SiteError::file(
                 format!("content/{rel}"),
                 "this policy page is missing",

@@ -410,8 +410,30 @@ fn outside_the_project_check_names_a_flag_that_exists() {
     assert!(!o.status.success());
     let err = stderr(&o);
     assert!(err.contains("config.toml"), "{err}");
-    assert!(err.contains("--root DIR"), "the hint must name mdz's own flag: {err}");
+    assert!(
+        err.contains("--root DIR"),
+        "the hint must name mdz's own flag: {err}"
+    );
     // The flag the hint names is one mdz has.
     let help = String::from_utf8_lossy(&mdz(&["check", "--help"]).stdout).into_owned();
     assert!(help.contains("--root"), "{help}");
+}
+
+#[test]
+fn broken_front_matter_on_a_policy_page_is_reported_alone() {
+    let site = scratch_site();
+    let text = std::fs::read_to_string(site.path().join("content/privacy.md")).unwrap();
+    let broken = text.replacen("title = \"", "title = \"Privacy\ndescription = \"", 1);
+    write(site.path(), "content/privacy.md", &broken);
+    let o = mdz(&["check", "--root", site.path().to_str().unwrap()]);
+    let err = stderr(&o);
+    assert!(!o.status.success());
+    assert!(err.contains("content/privacy.md:"), "{err}");
+    assert!(err.contains("front matter"), "{err}");
+    // The page is there; only its front matter is wrong. Nothing it caused is reported.
+    assert!(
+        !err.contains("missing") && !err.contains("no privacy policy"),
+        "{err}"
+    );
+    assert!(err.contains("1 problem found"), "{err}");
 }
