@@ -8,6 +8,7 @@ pub mod chrome;
 pub mod config;
 pub mod dates;
 pub mod location;
+pub mod ports;
 pub mod scopes;
 #[cfg(feature = "site")]
 pub mod site;

@@ -74,7 +74,7 @@ fn main() -> ExitCode {
             match site::serve::serve(site::serve::Options { root, out, addr }) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    eprintln!("error: mdz serve: {e}\n  help: is port {port} free? try --port 0");
+                    eprintln!("error: mdz serve: {e}");
                     ExitCode::FAILURE
                 }
             }

@@ -30,7 +30,15 @@ pub async fn demo(config_path: &Path, port: u16) -> Result<(), Box<dyn std::erro
     } else {
         Config::parse(config_path, FALLBACK_CONFIG, Vec::new())?
     };
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| {
+            mdz::ports::listen_error(
+                &format!("127.0.0.1:{port}"),
+                &e,
+                "choose another port with --port N (0 picks a free one)",
+            )
+        })?;
     let origin = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
 
     let defaults = SimOptions::default();

@@ -82,7 +82,14 @@ pub enum StartError {
     Templates(#[from] tera::Error),
     #[error("TikTok client: {0}")]
     TikTok(#[from] tiktok::TikTokError),
-    #[error("callback.listen: cannot listen on {addr}: {source}")]
+    #[error(
+        "callback.listen: {}",
+        mdz::ports::listen_error(
+            addr,
+            source,
+            "set another address in callback.listen (config.toml) or MDZ_CALLBACK_LISTEN"
+        )
+    )]
     Listen {
         addr: String,
         #[source]

@@ -71,7 +71,15 @@ async fn run(opts: Options) -> Result<(), Box<dyn std::error::Error>> {
     let state = Arc::new(RwLock::new(state));
     let (notify_tx, notify_rx) = watch::channel(1u64);
 
-    let listener = tokio::net::TcpListener::bind(opts.addr).await?;
+    let listener = tokio::net::TcpListener::bind(opts.addr)
+        .await
+        .map_err(|e| {
+            crate::ports::listen_error(
+                &opts.addr.to_string(),
+                &e,
+                "choose another port with --port N (0 picks a free one)",
+            )
+        })?;
     println!(
         "serving http://{}/ (Ctrl-C to stop)",
         listener.local_addr()?

@@ -349,3 +349,17 @@ async fn the_request_log_leaves_out_successful_health_checks_and_loses_nothing_a
     }
     assert!(logs.contains("shutting down"), "{logs}");
 }
+
+#[test]
+fn demo_on_a_busy_port_says_which_and_what_to_do() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = common::child::run(dir.path(), &["demo", "--port", &port], &[]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains(&format!("127.0.0.1:{port}")) && err.contains("another program is using it"),
+        "{err}"
+    );
+    assert!(err.contains("--port"), "the hint names demo's own flag: {err}");
+}
