@@ -29,11 +29,12 @@ fn nginx_proxies_only_the_callback_routes() {
         .filter(|l| l.contains("proxy_pass"))
         .map(str::trim)
         .collect();
-    assert_eq!(proxied.len(), 3, "{proxied:?}");
+    assert_eq!(proxied.len(), 4, "{proxied:?}");
     for route in [
         "location ^~ /auth/tiktok/ ",
         "location ^~ /operator ",
         "location = /healthz ",
+        "location = /tiktok/webhook ",
     ] {
         assert!(
             proxied.iter().any(|l| l.starts_with(route)),

@@ -17,3 +17,4 @@ mod rotate_key;
 mod signin;
 mod sim_contract;
 mod uploads;
+mod webhook;
