@@ -311,6 +311,7 @@ async fn each_removal_reason_is_named() {
             200,
         );
         let page = h.get("/operator", &[(SESSION_COOKIE, &cookie)]).await;
+        let words = words.replace('\'', "&#x27;");
         assert!(
             page.body.contains(&format!("({words})")),
             "{reason}: {}",
@@ -607,7 +608,7 @@ async fn polling_stays_the_fallback_when_no_webhook_comes() {
     assert_eq!(r.tiktok_status.as_deref(), Some("SEND_TO_USER_INBOX"));
     assert!(h.sim.calls(Endpoint::Status) >= 3);
     // The webhook, hours late, changes nothing.
-    let publish_id = r.publish_id.unwrap();
+    let publish_id = r.publish_id.clone().unwrap();
     bare(
         &deliver(
             &h,
