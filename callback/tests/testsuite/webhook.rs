@@ -711,3 +711,29 @@ async fn sigkill_right_after_the_200_loses_no_event() {
         answered.len()
     );
 }
+
+#[tokio::test]
+async fn a_delivery_that_trickles_is_cut_off_at_the_read_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let h = Harness::with(|s| s.options.body_read_timeout = Duration::from_millis(400)).await;
+    let addr = h.base.trim_start_matches("http://").to_string();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // Announced 500 bytes, sent 10.
+    s.write_all(
+        b"POST /tiktok/webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+          TikTok-Signature: t=1,s=00\r\nContent-Length: 500\r\n\r\n{\"client_",
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let mut buf = vec![0u8; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .expect("no answer within 5 s")
+        .unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]);
+    assert!(head.starts_with("HTTP/1.1 408 "), "{head}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(events(&h).await.is_empty());
+    h.stop().await;
+}
