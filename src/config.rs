@@ -91,6 +91,10 @@ pub struct CallbackConfig {
     pub expected_open_id: Option<String>,
     pub retention_days: u32,
     pub rate_limit: u32,
+    /// Seconds a webhook's signed timestamp may differ from this clock (docs/tiktok-contract.md
+    /// §13): wide enough for TikTok's clock and a slow delivery, narrow enough that a captured
+    /// delivery cannot be replayed days later.
+    pub webhook_tolerance: u64,
     /// Header a reverse proxy on loopback puts the client's address in (e.g. `X-Real-IP`).
     /// Unset, the socket peer is the client: trusting a header nobody strips would let any
     /// client pick the address its rate limit and security events are filed under.
@@ -107,6 +111,7 @@ impl Default for CallbackConfig {
             expected_open_id: None,
             retention_days: 30,
             rate_limit: 60,
+            webhook_tolerance: 300,
             real_ip_header: None,
         }
     }
@@ -170,6 +175,7 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("callback", "expected_open_id", Kind::Text),
     ("callback", "retention_days", Kind::Integer),
     ("callback", "rate_limit", Kind::Integer),
+    ("callback", "webhook_tolerance", Kind::Integer),
     ("callback", "real_ip_header", Kind::Text),
 ];
 
@@ -351,6 +357,14 @@ impl Config {
                 "leave it unset for 60",
             ));
         }
+        if self.callback.webhook_tolerance == 0 {
+            return Err(invalid(
+                "callback",
+                "webhook_tolerance",
+                "0 seconds would refuse every webhook: TikTok's clock and its delivery are never exact".into(),
+                "leave it unset for 300",
+            ));
+        }
         Ok(())
     }
 
@@ -483,6 +497,7 @@ scopes = ["user.info.basic", "video.upload"]
         let c = parse(GOOD, &[]).unwrap();
         assert_eq!(c.site.base_url, "https://example.com/");
         assert_eq!(c.callback.rate_limit, 60);
+        assert_eq!(c.callback.webhook_tolerance, 300);
         assert_eq!(c.tiktok.pkce_challenge, PkceChallenge::Hex);
         // No trailing slash: the service appends its routes to it.
         assert_eq!(c.callback.public_url, "http://127.0.0.1:8787");
@@ -511,6 +526,7 @@ scopes = ["user.info.basic", "video.upload"]
             &[
                 ("MDZ_TIKTOK_API_BASE", "http://127.0.0.1:9999"),
                 ("MDZ_CALLBACK_RATE_LIMIT", "5000"),
+                ("MDZ_CALLBACK_WEBHOOK_TOLERANCE", "60"),
                 ("MDZ_CALLBACK_LISTEN", "127.0.0.1:0"),
                 ("MDZ_TOKEN_KEY", "not a setting, a secret"),
             ],
@@ -518,6 +534,7 @@ scopes = ["user.info.basic", "video.upload"]
         .unwrap();
         assert_eq!(c.tiktok.api_base, "http://127.0.0.1:9999");
         assert_eq!(c.callback.rate_limit, 5000);
+        assert_eq!(c.callback.webhook_tolerance, 60);
         assert_eq!(c.callback.listen, "127.0.0.1:0");
     }
 
@@ -525,6 +542,8 @@ scopes = ["user.info.basic", "video.upload"]
     fn bad_overrides_name_the_variable() {
         let e = parse(GOOD, &[("MDZ_CALLBACK_RATE_LIMIT", "lots")]).unwrap_err();
         assert!(e.to_string().contains("MDZ_CALLBACK_RATE_LIMIT"), "{e}");
+        let e = parse(GOOD, &[("MDZ_CALLBACK_WEBHOOK_TOLERANCE", "0")]).unwrap_err();
+        assert!(e.to_string().contains("webhook_tolerance"), "{e}");
         let e = parse(GOOD, &[("MDZ_CALLBACK_NOPE", "1")]).unwrap_err();
         assert!(e.to_string().contains("no setting callback.nope"), "{e}");
     }

@@ -11,6 +11,8 @@ pub const SIGNIN: &str = "signin";
 pub const CSRF_REJECTED: &str = "csrf_rejected";
 pub const DISCONNECT: &str = "disconnect";
 pub const BAD_REQUEST: &str = "bad_request";
+/// A `POST /tiktok/webhook` whose signature, timestamp or client key was not right.
+pub const WEBHOOK_REJECTED: &str = "webhook_rejected";
 
 pub const KINDS: &[&str] = &[
     RATE_LIMITED,
@@ -24,4 +26,5 @@ pub const KINDS: &[&str] = &[
     CSRF_REJECTED,
     DISCONNECT,
     BAD_REQUEST,
+    WEBHOOK_REJECTED,
 ];

@@ -20,6 +20,7 @@ pub mod review;
 pub mod secrets;
 pub mod store;
 pub mod tiktok;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -57,6 +57,7 @@ fn nginx_proxies_only_the_callback_routes() {
         "location = /auth/tiktok/callback ",
         "location ^~ /operator ",
         "location = /healthz ",
+        "location = /tiktok/webhook ",
     ];
     assert_eq!(proxied.len(), routes.len(), "{proxied:?}");
     for route in routes {

@@ -262,11 +262,14 @@ async fn send_chunks(
 /// posted), fails, or `poll_give_up` passes.
 async fn poll(app: &App, id: i64, open_id: &str, publish_id: &str) -> Result<(), Failure> {
     let opts = &app.options.upload;
-    stored(
+    // False: a webhook ended it first (docs/tiktok-contract.md §13, webhooks and polling).
+    if !stored(
         app.store
             .upload_status(id, UploadState::Processing, None, now_ms())
             .await,
-    )?;
+    )? {
+        return Ok(());
+    }
     let started = Instant::now();
     let mut refreshed = false;
     let mut pause = opts.poll_every;
@@ -304,11 +307,15 @@ async fn poll(app: &App, id: i64, open_id: &str, publish_id: &str) -> Result<(),
                     // PROCESSING_UPLOAD, PROCESSING_DOWNLOAD or something newer: keep polling.
                     _ => UploadState::Processing,
                 };
-                stored(
+                let applied = stored(
                     app.store
                         .upload_status(id, state, Some(s.status), now_ms())
                         .await,
                 )?;
+                if !applied {
+                    tracing::info!(upload = id, "upload already ended (webhook); polling stops");
+                    return Ok(());
+                }
                 if !state.is_active() {
                     tracing::info!(upload = id, %publish_id, "draft delivered to the TikTok inbox");
                     return Ok(());

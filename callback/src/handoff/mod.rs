@@ -10,13 +10,15 @@ mod advice;
 mod body;
 mod job;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 
+pub(crate) use advice::fail_reason;
 pub use advice::plain_state;
 
 use crate::App;
@@ -97,6 +99,8 @@ pub struct Ready {
 pub struct Jobs {
     slot: Arc<Semaphore>,
     tasks: Mutex<JoinSet<()>>,
+    /// Each upload's task, so a webhook that ends an upload can stop its job.
+    by_upload: Mutex<HashMap<i64, AbortHandle>>,
 }
 
 impl Default for Jobs {
@@ -104,16 +108,36 @@ impl Default for Jobs {
         Self {
             slot: Arc::new(Semaphore::new(1)),
             tasks: Mutex::new(JoinSet::new()),
+            by_upload: Mutex::new(HashMap::new()),
         }
     }
 }
 
 impl Jobs {
-    fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
-        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
-        // Reap finished tasks so the set holds only live ones.
-        while tasks.try_join_next().is_some() {}
-        tasks.spawn(task);
+    fn spawn(&self, id: i64, task: impl Future<Output = ()> + Send + 'static) {
+        let handle = {
+            let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+            // Reap finished tasks so the set holds only live ones.
+            while tasks.try_join_next().is_some() {}
+            tasks.spawn(task)
+        };
+        let mut by_upload = self.by_upload.lock().unwrap_or_else(|p| p.into_inner());
+        by_upload.retain(|_, h| !h.is_finished());
+        by_upload.insert(id, handle);
+    }
+
+    /// Stops the jobs of these uploads: their records already say how they ended (a webhook
+    /// told the outcome, or access was removed), so neither their transfer nor their polling
+    /// is worth another request. A job caught mid-write cannot undo that: the store changes
+    /// only running uploads.
+    pub fn stop(&self, ids: &[i64]) -> usize {
+        let mut by_upload = self.by_upload.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stopped = 0;
+        for handle in ids.iter().filter_map(|id| by_upload.remove(id)) {
+            handle.abort();
+            stopped += 1;
+        }
+        stopped
     }
 
     /// Stops every upload task (the service is shutting down). Their rows stay as they are
@@ -136,7 +160,7 @@ impl Jobs {
 /// Starts the upload recorded as `id` in the background.
 pub fn start(app: &Arc<App>, id: i64, ready: Ready) {
     let task_app = app.clone();
-    app.jobs.spawn(job::run(task_app, id, ready));
+    app.jobs.spawn(id, job::run(task_app, id, ready));
 }
 
 /// At start-up: uploads cut off mid-transfer become `interrupted`; those that had sent every
@@ -152,7 +176,7 @@ pub async fn recover(app: &Arc<App>) {
             }
             for id in processing {
                 let task_app = app.clone();
-                app.jobs.spawn(job::resume_polling(task_app, id));
+                app.jobs.spawn(id, job::resume_polling(task_app, id));
             }
         }
         Err(e) => tracing::error!(error = %e, "could not check for interrupted uploads"),

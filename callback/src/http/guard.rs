@@ -17,7 +17,32 @@ use crate::{App, events, now_ms};
 
 /// The signed-in operator behind a request.
 pub(super) async fn operator(app: &App, ctx: &Ctx) -> Result<Session, Page> {
-    session(app, ctx).await?.ok_or_else(sign_in_required)
+    match session(app, ctx).await? {
+        Some(s) => Ok(s),
+        None => Err(sign_in_required_after_removal(app).await),
+    }
+}
+
+/// [`sign_in_required`], saying so when TikTok told this service that the account's access was
+/// removed (its sessions ended with it): the operator then learns what happened and how to
+/// reconnect instead of only that the session is gone.
+pub(super) async fn sign_in_required_after_removal(app: &App) -> Page {
+    let Some(open_id) = app.config.callback.expected_open_id.as_deref() else {
+        return sign_in_required();
+    };
+    match app.store.access_removed(open_id).await {
+        Ok(Some(removed)) => Page::Error {
+            status: StatusCode::FORBIDDEN,
+            heading: "Access removed in TikTok",
+            message: crate::webhook::removal_notice(removed.create_time, &removed.content),
+            action: Some(("/auth/tiktok/start", "Sign in with TikTok")),
+        },
+        Ok(None) => sign_in_required(),
+        Err(e) => {
+            tracing::error!(error = %e, "could not look up removed access");
+            sign_in_required()
+        }
+    }
 }
 
 /// A form that changes something, from the operator page of this origin: same origin, a live

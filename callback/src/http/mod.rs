@@ -13,6 +13,7 @@ mod signin;
 mod tiktok_page;
 mod time;
 mod uploads;
+mod webhook;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -30,7 +31,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 pub use headers::{SESSION_COOKIE, STATE_COOKIE, Standard as StandardHeaders, csp};
-pub use limits::Limiter;
+pub use limits::{Limiter, RECORDED_REFUSALS_PER_MINUTE};
 pub use request::{
     BodyError, MAX_FORM, MAX_QUERY, QueryError, client_addr, cookie_value, form_body, is_form,
     parse_form,
@@ -42,6 +43,7 @@ use crate::store::SecurityEvent;
 use conns::Conns;
 use request::Ctx;
 pub use routes::Route;
+pub use time::utc_minute;
 
 pub type Resp = Response<Full<Bytes>>;
 
@@ -180,7 +182,7 @@ async fn route(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
             return resp;
         }
     }
-    if declared_length(ctx).is_some_and(|n| n > MAX_FORM as u64) {
+    if declared_length(ctx).is_some_and(|n| n > body_limit(ctx.path()) as u64) {
         return app.page(ctx, request::too_large());
     }
     let Some(route) = Route::find(ctx.path()) else {
@@ -209,6 +211,15 @@ async fn route(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
         Route::Disconnect => operator::disconnect(app, ctx, body).await,
         Route::UploadCreate => uploads::create(app, ctx, body).await,
         Route::UploadStatus => uploads::show(app, ctx).await,
+        Route::Webhook => webhook::receive(app, ctx, body).await,
+    }
+}
+
+/// The largest body a path takes: a form everywhere, a TikTok event on the webhook.
+fn body_limit(path: &str) -> usize {
+    match Route::find(path) {
+        Some(Route::Webhook) => crate::webhook::MAX_BODY,
+        _ => MAX_FORM,
     }
 }
 

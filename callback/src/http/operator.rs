@@ -21,7 +21,7 @@ pub async fn show(app: &App, ctx: &Ctx) -> Resp {
     };
     let account = match fresh_account(app, &s.open_id).await {
         Ok(Some(a)) => a,
-        Ok(None) => return app.page(ctx, guard::sign_in_required()),
+        Ok(None) => return app.page(ctx, guard::sign_in_required_after_removal(app).await),
         Err(page) => return app.page(ctx, page),
     };
     let lists = super::uploads::operator_lists(app, &s.open_id).await;

@@ -12,6 +12,7 @@ pub enum Route {
     Disconnect,
     UploadCreate,
     UploadStatus,
+    Webhook,
 }
 
 /// Where an upload's id stands in a path pattern.
@@ -33,6 +34,7 @@ const TABLE: &[(Route, &str, &[Method])] = &[
         "/operator/uploads/{id}",
         &[Method::GET],
     ),
+    (Route::Webhook, "/tiktok/webhook", &[Method::POST]),
 ];
 
 impl Route {
@@ -76,7 +78,8 @@ impl Route {
 }
 
 /// The sign-in and operator routes (and anything under them, also unknown paths) are rate
-/// limited per client: they start TikTok calls or guard the operator's session.
+/// limited per client: they start TikTok calls or guard the operator's session. TikTok's
+/// webhook is not: see [`super::webhook`] for why and what bounds it instead.
 pub(super) fn rate_limited(path: &str) -> bool {
     path.starts_with("/auth/") || path.starts_with("/operator")
 }
@@ -115,6 +118,8 @@ mod tests {
         }
         assert_eq!(Route::Disconnect.allow(), "POST");
         assert_eq!(Route::UploadStatus.allow(), "GET");
+        assert_eq!(Route::Webhook.allow(), "POST");
+        assert!(!rate_limited(&Route::Webhook.path(None)));
         assert_eq!(Route::UploadStatus.path(Some(12)), "/operator/uploads/12");
         for unknown in [
             "/",
@@ -122,6 +127,8 @@ mod tests {
             "/auth/tiktok",
             "/healthz/",
             "/operator/uploads/x",
+            "/tiktok/webhook/",
+            "/tiktok/",
         ] {
             assert_eq!(Route::find(unknown), None, "{unknown}");
         }

@@ -1,7 +1,7 @@
 //! Times as the operator pages show them: UTC, to the minute or (for upload steps, which are
 //! seconds apart) to the second.
 
-pub(super) fn utc_minute(ms: i64) -> String {
+pub fn utc_minute(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);

@@ -94,6 +94,24 @@ const MIGRATIONS: &[&str] = &[
         WHERE state IN ('queued', 'uploading', 'processing');
     CREATE INDEX uploads_open_id ON uploads(open_id, id);
     "#,
+    // 3: TikTok's webhooks (docs/tiktok-contract.md §13). TikTok gives no event id and delivers
+    // at least once, so `dedup_key` (SHA-256 of event, create_time, user_openid and content)
+    // makes a redelivery collide with the stored event instead of being acted on again.
+    // `outcome` says what was done with it.
+    r#"
+    CREATE TABLE webhook_events (
+        id INTEGER PRIMARY KEY,
+        dedup_key BLOB NOT NULL UNIQUE,
+        received_at INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        create_time INTEGER NOT NULL,
+        user_openid TEXT NOT NULL,
+        content TEXT NOT NULL,
+        outcome TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX webhook_events_received_at ON webhook_events(received_at);
+    CREATE INDEX webhook_events_user ON webhook_events(user_openid, outcome);
+    "#,
 ];
 
 /// Brings the schema up to date in one transaction per step.

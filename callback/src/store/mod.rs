@@ -13,6 +13,7 @@ mod rotate;
 pub mod rules;
 pub mod security_log;
 mod uploads;
+mod webhooks;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ pub use retention::{Purged, Retention};
 pub use reviews::{Decision, Review};
 pub use rotate::{RotateError, Rotated};
 pub use uploads::{ALL_STATES, Created, Failure, NewUpload, UploadRow, UploadState};
+pub use webhooks::{ACCESS_REMOVED, AccessRemoved, NewWebhookEvent, Received, WebhookPlan};
 
 use crate::secrets::Secret;
 

@@ -137,6 +137,21 @@ pub const RULES: &[Rule] = &[
         expired: None,
         forget: Forget::Delete,
     },
+    Rule {
+        table: "webhook_events",
+        what: "events TikTok sent about this account (access removed, draft outcomes), and what this service did with each",
+        about: About::Where("user_openid = :open_id"),
+        withheld: &[(
+            "dedup_key",
+            "hash of the event's fields, used to recognise a redelivery: derived, not disclosed",
+        )],
+        // Kept for the retention period: long enough to recognise TikTok's redeliveries (up to
+        // 72 hours, docs/tiktok-contract.md §13) and to show the operator why access ended. A
+        // redelivery after the purge would find nothing left to change twice: a removal older
+        // than the connection and an outcome for an ended upload change nothing.
+        expired: Some("received_at < :retention_cutoff"),
+        forget: Forget::Delete,
+    },
 ];
 
 /// The rule for `table`, if there is one.

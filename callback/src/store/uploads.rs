@@ -1,6 +1,8 @@
 //! Draft uploads: one row per hand-off of an approved asset to TikTok's inbox, written before
 //! any TikTok call and updated at every step (publish_id right after init, bytes after each
-//! chunk, each status poll), so a restart loses nothing.
+//! chunk, each status poll), so a restart loses nothing. The job's writes change only a running
+//! upload: once a webhook has told its outcome or access was removed ([`super::webhooks`]), a
+//! job still in flight cannot overwrite that.
 
 use rusqlite::{OptionalExtension, Row, params};
 
@@ -160,7 +162,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<UploadRow> {
     })
 }
 
-const ACTIVE: &str = "('queued', 'uploading', 'processing')";
+pub(super) const ACTIVE: &str = "('queued', 'uploading', 'processing')";
 
 impl Store {
     /// Records a queued upload, or finds the one already running for this asset. One
@@ -232,8 +234,10 @@ impl Store {
     pub async fn upload_started(&self, id: i64, now: i64) -> Result<(), StoreError> {
         self.call(move |c, _| {
             c.execute(
-                "UPDATE uploads SET state = 'uploading', bytes_sent = 0, updated_at = ?2
-                 WHERE id = ?1",
+                &format!(
+                    "UPDATE uploads SET state = 'uploading', bytes_sent = 0, updated_at = ?2
+                     WHERE id = ?1 AND state IN {ACTIVE}"
+                ),
                 params![id, now],
             )?;
             Ok(())
@@ -254,8 +258,11 @@ impl Store {
         let publish_id = publish_id.to_string();
         self.call(move |c, _| {
             c.execute(
-                "UPDATE uploads SET publish_id = ?2, chunk_size = ?3, chunk_count = ?4,
-                    log_id = ?5, bytes_sent = 0, updated_at = ?6 WHERE id = ?1",
+                &format!(
+                    "UPDATE uploads SET publish_id = ?2, chunk_size = ?3, chunk_count = ?4,
+                        log_id = ?5, bytes_sent = 0, updated_at = ?6
+                     WHERE id = ?1 AND state IN {ACTIVE}"
+                ),
                 params![
                     id,
                     publish_id,
@@ -278,7 +285,10 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.call(move |c, _| {
             c.execute(
-                "UPDATE uploads SET bytes_sent = ?2, updated_at = ?3 WHERE id = ?1",
+                &format!(
+                    "UPDATE uploads SET bytes_sent = ?2, updated_at = ?3
+                     WHERE id = ?1 AND state IN {ACTIVE}"
+                ),
                 params![id, signed(bytes_sent), now],
             )?;
             Ok(())
@@ -287,22 +297,27 @@ impl Store {
     }
 
     /// A status from TikTok (or the move to processing). Terminal states set `finished_at`.
+    /// Only a running upload changes: false when it had ended already (a webhook told its
+    /// outcome first, or access was removed), so the job stops instead of overwriting it.
     pub async fn upload_status(
         &self,
         id: i64,
         state: UploadState,
         tiktok_status: Option<String>,
         now: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         self.call(move |c, _| {
             let finished = (!state.is_active()).then_some(now);
-            c.execute(
-                "UPDATE uploads SET state = ?2,
-                    tiktok_status = COALESCE(?3, tiktok_status), updated_at = ?4,
-                    finished_at = COALESCE(?5, finished_at) WHERE id = ?1",
+            let n = c.execute(
+                &format!(
+                    "UPDATE uploads SET state = ?2,
+                        tiktok_status = COALESCE(?3, tiktok_status), updated_at = ?4,
+                        finished_at = COALESCE(?5, finished_at)
+                     WHERE id = ?1 AND state IN {ACTIVE}"
+                ),
                 params![id, state.as_str(), tiktok_status, now, finished],
             )?;
-            Ok(())
+            Ok(n == 1)
         })
         .await
     }
@@ -310,9 +325,11 @@ impl Store {
     pub async fn upload_failed(&self, id: i64, f: Failure, now: i64) -> Result<(), StoreError> {
         self.call(move |c, _| {
             c.execute(
-                "UPDATE uploads SET state = 'failed', error_code = ?2, error_message = ?3,
-                    log_id = COALESCE(?4, log_id), updated_at = ?5, finished_at = ?5
-                 WHERE id = ?1",
+                &format!(
+                    "UPDATE uploads SET state = 'failed', error_code = ?2, error_message = ?3,
+                        log_id = COALESCE(?4, log_id), updated_at = ?5, finished_at = ?5
+                     WHERE id = ?1 AND state IN {ACTIVE}"
+                ),
                 params![
                     id,
                     f.code.map(|s| s.chars().take(128).collect::<String>()),

@@ -117,6 +117,26 @@ impl Client {
     fn endpoint(&self, path: &str) -> String {
         format!("{}{path}", self.api_base)
     }
+
+    /// Checks a webhook delivery against this app's client key and secret
+    /// (docs/tiktok-contract.md §13), so the secret never leaves the client. `now` is Unix
+    /// seconds, `tolerance` `callback.webhook_tolerance`.
+    pub fn check_webhook(
+        &self,
+        header: Option<&[u8]>,
+        body: &[u8],
+        now: i64,
+        tolerance: u64,
+    ) -> Result<crate::webhook::Envelope, crate::webhook::Rejected> {
+        crate::webhook::check(
+            header,
+            body,
+            self.client_key.expose(),
+            self.client_secret.expose().as_bytes(),
+            now,
+            tolerance,
+        )
+    }
 }
 
 /// Reads at most [`MAX_BODY`] bytes of an answer.

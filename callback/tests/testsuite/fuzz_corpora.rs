@@ -13,6 +13,7 @@ use mdz_callback::tiktok::{
     parse_init_answer, parse_revoke_answer, parse_status_answer, parse_token_answer,
     parse_user_info,
 };
+use mdz_callback::webhook::{Action, Rejected, check, parse_header, removal_notice};
 
 fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -160,4 +161,55 @@ fn asset_manifests_list_usable_unique_assets_or_point_into_the_file() {
             ),
         }
     }
+}
+
+#[test]
+fn webhook_deliveries_are_taken_only_signed_and_stay_bounded() {
+    use hmac::{Hmac, Mac};
+    const KEY: &str = "sim-client-key";
+    const SECRET: &[u8] = b"sim-client-secret";
+    const NOW: i64 = 1_700_000_000;
+    let mut taken = 0;
+    for (path, data) in corpus("webhook") {
+        let what = path.display();
+        let (header, body) = match data.iter().position(|b| *b == b'\n') {
+            Some(i) => (&data[..i], &data[i + 1..]),
+            None => (&data[..], &data[..0]),
+        };
+        if let Ok(sig) = parse_header(header) {
+            assert!(!sig.t.is_empty() && sig.t.len() <= 19, "{what}");
+        }
+        // Taken as sent only when it carries the body's true HMAC (a seed signed on purpose).
+        if check(Some(header), body, KEY, SECRET, NOW, 300).is_ok() {
+            let sig = parse_header(header).unwrap();
+            let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(SECRET).unwrap();
+            mac.update(format!("{}.", sig.t).as_bytes());
+            mac.update(body);
+            assert!(mac.verify_slice(&sig.mac).is_ok(), "{what}");
+        }
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(SECRET).unwrap();
+        mac.update(format!("{NOW}.").as_bytes());
+        mac.update(body);
+        let signed = format!("t={NOW},s={}", hex::encode(mac.finalize().into_bytes()));
+        match check(Some(signed.as_bytes()), body, KEY, SECRET, NOW, 300) {
+            Ok(e) => {
+                taken += 1;
+                assert_eq!(e.client_key, KEY, "{what}");
+                assert!(
+                    e.create_time > 0 && e.event.chars().count() <= 128,
+                    "{what}"
+                );
+                if let Action::Upload { publish_id, .. } = e.action() {
+                    assert!(!publish_id.is_empty() && publish_id.chars().count() <= 128);
+                }
+                assert!(removal_notice(e.create_time_ms(), &e.content).len() < 512);
+            }
+            Err(Rejected::Signature(s)) => panic!("{what}: an honest signature was refused: {s}"),
+            Err(_) => {}
+        }
+    }
+    assert!(
+        taken >= 3,
+        "the corpus holds too few well-formed events: {taken}"
+    );
 }

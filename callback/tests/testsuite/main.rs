@@ -18,3 +18,4 @@ mod signin;
 mod sim_contract;
 mod sim_webhooks;
 mod uploads;
+mod webhook;

@@ -713,6 +713,24 @@ async fn the_site_and_the_callback_behind_nginx_as_deployed() {
         .await;
     assert_eq!(r.status, 400, "{}", r.body);
 
+    // TikTok's webhook is proxied, with its own body limit (64 KiB, not the forms' 16 KiB).
+    {
+        use crate::common::webhook::{body, deliver, now_secs, post_raw};
+        let event = |pad: usize| {
+            body(
+                "some.event",
+                now_secs(),
+                "other-open-id",
+                serde_json::json!({ "pad": "p".repeat(pad) }),
+            )
+        };
+        assert_eq!(deliver(&b, &event(10)).await.status, 200);
+        assert_eq!(deliver(&b, &event(60 * 1024)).await.status, 200);
+        assert_eq!(deliver(&b, &event(70 * 1024)).await.status, 413);
+        let unsigned = post_raw(&b, event(10), &[("content-type", "application/json")]).await;
+        assert_eq!(unsigned.status, 401);
+    }
+
     // The records name the browser's address: not nginx's, not the forged one.
     let mut key = [0u8; 32];
     hex::decode_to_slice(KEY_HEX, &mut key).unwrap();
@@ -722,7 +740,7 @@ async fn the_site_and_the_callback_behind_nginx_as_deployed() {
         m.entry(e.kind).or_default().push(e.client.as_str());
         m
     });
-    for kind in ["signin", "state_rejected"] {
+    for kind in ["signin", "state_rejected", "webhook_rejected"] {
         assert_eq!(
             by_kind.get(kind).map(Vec::as_slice),
             Some(&["127.0.0.2"][..]),

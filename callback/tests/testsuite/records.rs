@@ -18,8 +18,8 @@ use mdz_callback::records::{self, Revocation};
 use mdz_callback::secrets::{Secret, TokenKey};
 use mdz_callback::store::rules::{About, Forget, RULES};
 use mdz_callback::store::{
-    Cipher, DB_FILE, Decision as ReviewDecision, Failure, NewUpload, Profile, Retention, Review,
-    SecurityEvent, Store, TokenSet,
+    Cipher, DB_FILE, Decision as ReviewDecision, Failure, NewUpload, NewWebhookEvent, Profile,
+    Retention, Review, SecurityEvent, Store, TokenSet, WebhookPlan,
 };
 use mdz_tiktok_sim::{Endpoint, Fault, SimOptions};
 use rusqlite::Connection;
@@ -73,6 +73,22 @@ fn event(kind: &'static str, detail: &str) -> SecurityEvent {
         user_agent: "Mozilla/5.0 test".into(),
         detail: detail.into(),
     }
+}
+
+/// A verified webhook event about `open_id`, received at `at`, that asked for nothing.
+async fn webhook(store: &Store, open_id: &str, event: &str, at: i64) {
+    let e = NewWebhookEvent {
+        dedup_key: mdz_callback::store::sha256(&format!("{open_id}/{event}/{at}")),
+        event: event.into(),
+        create_time: at - 1000,
+        user_openid: open_id.into(),
+        content: "{\"publish_id\":\"p\"}".into(),
+    };
+    let r = store
+        .receive_webhook(e, WebhookPlan::Record("test"), None, at)
+        .await
+        .unwrap();
+    assert!(!r.duplicate);
 }
 
 /// An upload for `open_id` of asset `label`, finished (failed) at `at` unless `active`.
@@ -246,6 +262,10 @@ async fn purge_removes_exactly_what_has_expired() {
     upload(&store, "u-ended", "up-ended-old", now - 31 * DAY, false).await;
     upload(&store, "u-ended", "up-ended-recent", now - 10 * DAY, false).await;
     upload(&store, "u-gone", "up-gone-running", now - 60 * DAY, true).await;
+    // TikTok's webhook events: kept for the retention period after they arrived.
+    for (at, event) in [(now - 31 * DAY, "wh-old"), (now - DAY, "wh-new")] {
+        webhook(&store, "u-ended", event, at).await;
+    }
     store
         .record_review(Review {
             label: "up-live-old".into(),
@@ -268,6 +288,7 @@ async fn purge_removes_exactly_what_has_expired() {
             ("auth_states", 2),
             ("security_events", 1),
             ("uploads", 1),
+            ("webhook_events", 1),
         ],
         "{purged}"
     );
@@ -307,6 +328,10 @@ async fn purge_removes_exactly_what_has_expired() {
         ])
     );
     assert_eq!(count(&db, "SELECT COUNT(*) FROM asset_reviews"), 1);
+    assert_eq!(
+        list("SELECT event FROM webhook_events"),
+        BTreeSet::from(["wh-new".into()])
+    );
 
     // Nothing else has expired: a second purge at the same moment deletes nothing.
     assert_eq!(store.purge(now, retention()).await.unwrap().total(), 0);
@@ -469,6 +494,8 @@ async fn seed_everything(h: &Harness) -> Vec<String> {
         .record_event(now, event("rate_limited", "retry after 3 s"))
         .await
         .unwrap();
+    webhook(store, OPEN_ID, "post.publish.inbox_delivered", now).await;
+    webhook(store, OTHER, "post.publish.inbox_delivered", now).await;
     seed_other(store, now).await;
     h.begin().await;
     sessions
@@ -523,6 +550,11 @@ async fn export_holds_every_record_about_the_user_and_no_secret() {
     );
     assert_eq!(rows("sessions").len(), 2);
     assert_eq!(rows("uploads").len(), 2);
+    assert_eq!(rows("webhook_events").len(), 1);
+    assert_eq!(
+        rows("webhook_events")[0]["event"],
+        "post.publish.inbox_delivered"
+    );
     assert!(
         rows("uploads")
             .iter()
@@ -637,6 +669,7 @@ async fn forget_revokes_at_tiktok_and_leaves_only_what_the_policy_allows() {
     assert_eq!(report.deleted("sessions"), Some(2));
     assert_eq!(report.deleted("uploads"), Some(2));
     assert_eq!(report.deleted("auth_states"), Some(1));
+    assert_eq!(report.deleted("webhook_events"), Some(1));
     assert!(report.warning().is_none());
 
     // Sign-ins (two) and the refused-account event are kept, and said to be kept.

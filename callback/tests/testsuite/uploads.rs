@@ -19,7 +19,7 @@ const MIB: u64 = 1024 * 1024;
 
 /// Every wait a test would otherwise sit through, shortened; chunks of 5 MiB and no
 /// single-piece ceiling, so a 12 MiB file goes in two chunks.
-fn fast() -> UploadOptions {
+pub(crate) fn fast() -> UploadOptions {
     UploadOptions {
         whole_file_max: 0,
         retry_backoff: Duration::from_millis(10),
@@ -37,7 +37,7 @@ async fn harness() -> Harness {
     harness_with(|_| {}).await
 }
 
-async fn harness_with(change: impl FnOnce(&mut common::Setup)) -> Harness {
+pub(crate) async fn harness_with(change: impl FnOnce(&mut common::Setup)) -> Harness {
     Harness::with(|s| {
         s.options.upload = fast();
         s.configure = Some(Box::new(|c| c.tiktok.chunk_size = 5 * MIB));
@@ -47,7 +47,7 @@ async fn harness_with(change: impl FnOnce(&mut common::Setup)) -> Harness {
 }
 
 /// Deterministic bytes that no two offsets share a pattern of (xorshift).
-fn video(len: u64, seed: u64) -> Vec<u8> {
+pub(crate) fn video(len: u64, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;
     (0..len)
         .map(|_| {
@@ -64,7 +64,7 @@ fn sha_hex(data: &[u8]) -> String {
 }
 
 /// Writes `data` as `videos/{file}` and lists it in the manifest as `label`.
-fn add_asset(h: &Harness, label: &str, file: &str, data: &[u8]) -> PathBuf {
+pub(crate) fn add_asset(h: &Harness, label: &str, file: &str, data: &[u8]) -> PathBuf {
     let dir = h.dir.path().join("videos");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(file);
@@ -97,19 +97,19 @@ async fn decide(h: &Harness, label: &str, decision: Decision) {
         .unwrap();
 }
 
-async fn approve(h: &Harness, label: &str) {
+pub(crate) async fn approve(h: &Harness, label: &str) {
     decide(h, label, Decision::Approved).await;
 }
 
 /// Signed in: the session cookie and the CSRF token of the operator page.
 /// The common start: one approved asset labelled `a` holding `data`, and a signed-in operator.
-async fn signed_in_with_asset_a(h: &Harness, data: &[u8]) -> (String, String) {
+pub(crate) async fn signed_in_with_asset_a(h: &Harness, data: &[u8]) -> (String, String) {
     add_asset(h, "a", "a.mp4", data);
     approve(h, "a").await;
     operator(h).await
 }
 
-async fn operator(h: &Harness) -> (String, String) {
+pub(crate) async fn operator(h: &Harness) -> (String, String) {
     let cookie = h.signed_in().await;
     let page = h.get("/operator", &[(SESSION_COOKIE, &cookie)]).await;
     assert_eq!(page.status, 200, "{}", page.body);
@@ -117,7 +117,7 @@ async fn operator(h: &Harness) -> (String, String) {
     (cookie, csrf)
 }
 
-async fn send(h: &Harness, op: &(String, String), label: &str) -> Reply {
+pub(crate) async fn send(h: &Harness, op: &(String, String), label: &str) -> Reply {
     h.post(
         "/operator/uploads",
         &[(SESSION_COOKIE, &op.0)],
@@ -128,7 +128,7 @@ async fn send(h: &Harness, op: &(String, String), label: &str) -> Reply {
 }
 
 /// The upload id a 303 points at.
-fn upload_id(r: &Reply) -> i64 {
+pub(crate) fn upload_id(r: &Reply) -> i64 {
     assert_eq!(r.status, 303, "{}", r.body);
     r.location()
         .strip_prefix("/operator/uploads/")
@@ -136,12 +136,12 @@ fn upload_id(r: &Reply) -> i64 {
         .unwrap_or_else(|| panic!("not an upload page: {}", r.location()))
 }
 
-async fn row(h: &Harness, id: i64) -> UploadRow {
+pub(crate) async fn row(h: &Harness, id: i64) -> UploadRow {
     h.app.store.upload(id).await.unwrap().expect("upload row")
 }
 
 /// Waits until the upload is no longer running (or `secs` pass).
-async fn finished(h: &Harness, id: i64, secs: u64) -> UploadRow {
+pub(crate) async fn finished(h: &Harness, id: i64, secs: u64) -> UploadRow {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         let r = row(h, id).await;
@@ -157,7 +157,12 @@ async fn finished(h: &Harness, id: i64, secs: u64) -> UploadRow {
     }
 }
 
-async fn until(h: &Harness, id: i64, what: &str, ok: impl Fn(&UploadRow) -> bool) -> UploadRow {
+pub(crate) async fn until(
+    h: &Harness,
+    id: i64,
+    what: &str,
+    ok: impl Fn(&UploadRow) -> bool,
+) -> UploadRow {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let r = row(h, id).await;
@@ -171,7 +176,7 @@ async fn until(h: &Harness, id: i64, what: &str, ok: impl Fn(&UploadRow) -> bool
 
 /// The closing check of every test: nothing was asked of an endpoint TikTok's inbox flow does
 /// not use.
-async fn done(h: Harness) {
+pub(crate) async fn done(h: Harness) {
     let stray = h.sim.unrouted_requests();
     assert!(
         stray.is_empty(),

@@ -2,6 +2,7 @@
 //! reqwest with redirects off and cookies handled by hand, so every hop is visible.
 
 pub mod child;
+pub mod webhook;
 
 use std::path::Path;
 use std::sync::Arc;
