@@ -52,7 +52,10 @@ pub async fn demo(config_path: &Path, port: u16) -> Result<(), Box<dyn std::erro
         redirect_uris: vec![format!("{origin}/auth/tiktok/callback")],
         pkce: config.tiktok.pkce_challenge,
         // The URL an operator registers in TikTok's portal (docs/tiktok-contract.md §13).
-        webhook_url: Some(format!("{origin}{WEBHOOK_PATH}")),
+        webhook_url: Some(format!(
+            "{origin}{}",
+            crate::http::Route::Webhook.path(None)
+        )),
         ..defaults
     })
     .await?;
@@ -95,8 +98,6 @@ pub async fn demo(config_path: &Path, port: u16) -> Result<(), Box<dyn std::erro
 }
 
 const DEMO_LABEL: &str = "demo-clip";
-/// Where the service takes TikTok's webhooks (docs/tiktok-contract.md §13).
-const WEBHOOK_PATH: &str = "/tiktok/webhook";
 /// Big enough to watch, small enough to write in a blink: one piece under TikTok's rules.
 const DEMO_SIZE: usize = 6 * 1024 * 1024;
 

@@ -361,5 +361,8 @@ fn demo_on_a_busy_port_says_which_and_what_to_do() {
         err.contains(&format!("127.0.0.1:{port}")) && err.contains("another program is using it"),
         "{err}"
     );
-    assert!(err.contains("--port"), "the hint names demo's own flag: {err}");
+    assert!(
+        err.contains("--port"),
+        "the hint names demo's own flag: {err}"
+    );
 }
