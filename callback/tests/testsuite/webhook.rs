@@ -737,3 +737,61 @@ async fn a_delivery_that_trickles_is_cut_off_at_the_read_timeout() {
     assert!(events(&h).await.is_empty());
     h.stop().await;
 }
+
+/// The whole loop with nothing crafted by the test: the simulated TikTok signs and delivers its
+/// own events to the service, as TikTok does once the webhook URL is registered.
+mod from_the_simulator {
+    use super::*;
+
+    #[tokio::test]
+    async fn removing_the_app_at_tiktok_ends_the_connection_here() {
+        let h = Harness::with(|s| s.webhooks = true).await;
+        let session = h.signed_in().await;
+        assert!(h.sim.remove_access(1));
+        assert!(h.sim.webhooks_settled(Duration::from_secs(10)).await);
+        let sent = h.sim.webhook_deliveries();
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert_eq!(sent[0].event, "authorization.removed");
+        assert_eq!(sent[0].status(), Some(200), "{sent:?}");
+
+        assert!(h.app.store.tokens(OPEN_ID).await.unwrap().is_none());
+        assert_eq!(h.sim.calls(Endpoint::Revoke), 0);
+        let page = h.get("/operator", &[(SESSION_COOKIE, &session)]).await;
+        assert_eq!(page.status, 403, "{}", page.body);
+        assert!(
+            page.body.contains("Access removed in TikTok"),
+            "{}",
+            page.body
+        );
+        h.stop().await;
+    }
+
+    #[tokio::test]
+    async fn the_draft_arriving_in_the_inbox_ends_the_upload_before_any_poll() {
+        let h = harness_with(|s| {
+            s.webhooks = true;
+            // Polling alone would need 50 status calls, the first 2 s after the last byte.
+            s.options.upload.poll_every = Duration::from_secs(2);
+            s.options.upload.poll_fast_for = Duration::from_secs(60);
+            s.options.upload.poll_give_up = Duration::from_secs(60);
+        })
+        .await;
+        h.sim.set_status_script(None, StatusScript::InboxAfter(50));
+        add_asset(&h, "a", "a.mp4", &video(6 * MIB, 9));
+        approve(&h, "a").await;
+        let op = operator(&h).await;
+        let id = upload_id(&send(&h, &op, "a").await);
+        let r = until(&h, id, "in the inbox", |r| r.state == UploadState::InInbox).await;
+        assert_eq!(
+            r.tiktok_status.as_deref(),
+            Some("post.publish.inbox_delivered")
+        );
+        assert_eq!(h.sim.calls(Endpoint::Status), 0, "a status call was made");
+        let sent = h.sim.webhook_deliveries();
+        assert!(
+            sent.iter().all(|d| d.status() == Some(200)),
+            "{sent:?}"
+        );
+        h.stop().await;
+    }
+}

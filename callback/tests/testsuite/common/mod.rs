@@ -43,6 +43,9 @@ pub struct Setup {
     pub api_base: Option<ApiBase>,
     /// Last changes to the configuration before the service starts.
     pub configure: Option<Configure>,
+    /// The simulator delivers its webhooks to the service's `/tiktok/webhook`, as TikTok does
+    /// once the URL is registered (off by default: most tests count every request).
+    pub webhooks: bool,
 }
 
 impl Default for Setup {
@@ -62,6 +65,7 @@ impl Default for Setup {
             public_url: None,
             api_base: None,
             configure: None,
+            webhooks: false,
         }
     }
 }
@@ -125,7 +129,14 @@ impl Harness {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let public = setup.public_url.clone().unwrap_or_else(|| base.clone());
-        let sim = simulator_for(&public, setup.sim.clone()).await;
+        let mut sim_options = setup.sim.clone();
+        if setup.webhooks {
+            sim_options.webhook_url = Some(format!(
+                "{public}{}",
+                mdz_callback::http::Route::Webhook.path(None)
+            ));
+        }
+        let sim = simulator_for(&public, sim_options).await;
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::parse(Path::new("config.toml"), SITE, Vec::new()).unwrap();
         config.tiktok.auth_url = sim.auth_url();
