@@ -17,12 +17,14 @@ struct Cli {
     command: Command,
 }
 
+/// Every command works on one site folder.
+const ROOT_HELP: &str = "Site folder holding config.toml, content/ and templates/";
+
 #[derive(Subcommand)]
 enum Command {
     /// Render content/ through templates/ into the output folder (replaced only on success).
     Build {
-        /// Site folder holding config.toml, content/ and templates/.
-        #[arg(long, default_value = ".")]
+        #[arg(long, default_value = ".", value_name = "DIR", help = ROOT_HELP)]
         root: PathBuf,
         /// Output folder; default ROOT/public.
         #[arg(long)]
@@ -30,12 +32,12 @@ enum Command {
     },
     /// Validate everything without writing; list every problem.
     Check {
-        #[arg(long, default_value = ".")]
+        #[arg(long, default_value = ".", value_name = "DIR", help = ROOT_HELP)]
         root: PathBuf,
     },
     /// Build, serve on 127.0.0.1 and rebuild with live reload while you edit.
     Serve {
-        #[arg(long, default_value = ".")]
+        #[arg(long, default_value = ".", value_name = "DIR", help = ROOT_HELP)]
         root: PathBuf,
         /// Output folder kept in step with what is served; default ROOT/public.
         #[arg(long)]

@@ -6,6 +6,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use mdz_callback::records;
 
+/// Every command reads the same settings file.
+const CONFIG_HELP: &str =
+    "The settings file; any setting can also be given as MDZ_<SECTION>_<KEY> in the environment";
+/// Where an operator finds the identifier that `export` and `forget` take.
+const OPEN_ID_HELP: &str = "The TikTok user's open_id. The operator's own account's is callback.expected_open_id; a sign-in made while that setting is unset shows it";
+
 #[derive(Parser)]
 #[command(
     name = "mdz-callback",
@@ -21,45 +27,48 @@ struct Cli {
 enum Command {
     /// Serve the callback (settings from config.toml and MDZ_*, secrets from the environment).
     Serve {
-        #[arg(long, default_value = "config.toml")]
+        #[arg(long, default_value = "config.toml", value_name = "PATH", help = CONFIG_HELP)]
         config: PathBuf,
     },
     /// Run the service with a simulated TikTok on 127.0.0.1 and print the address to open.
     #[cfg(feature = "demo")]
     Demo {
+        /// Port on 127.0.0.1 for the service (0 picks a free one); the simulated TikTok takes
+        /// a free port of its own.
         #[arg(long, default_value_t = 8790)]
         port: u16,
-        #[arg(long, default_value = "config.toml")]
+        #[arg(long, default_value = "config.toml", value_name = "PATH", help = CONFIG_HELP)]
         config: PathBuf,
     },
     /// Delete expired sign-in states, idle sessions, ended connections and security events
     /// older than callback.retention_days (serve does the same on a timer).
     Purge {
-        #[arg(long, default_value = "config.toml")]
+        #[arg(long, default_value = "config.toml", value_name = "PATH", help = CONFIG_HELP)]
         config: PathBuf,
     },
     /// Print every record about one TikTok user as JSON (tokens are never shown).
     Export {
-        #[arg(long)]
+        #[arg(long, help = OPEN_ID_HELP)]
         open_id: String,
-        #[arg(long, default_value = "config.toml")]
+        #[arg(long, default_value = "config.toml", value_name = "PATH", help = CONFIG_HELP)]
         config: PathBuf,
     },
     /// Revoke one TikTok user's access at TikTok and delete their records; says what was
     /// deleted and what was kept, and why.
     Forget {
-        #[arg(long)]
+        #[arg(long, help = OPEN_ID_HELP)]
         open_id: String,
-        #[arg(long, default_value = "config.toml")]
+        #[arg(long, default_value = "config.toml", value_name = "PATH", help = CONFIG_HELP)]
         config: PathBuf,
     },
     /// Write a consistent copy of the database to PATH, also while serve runs.
     Backup {
+        /// The file to write (refused if it exists, unless --force).
         path: PathBuf,
         /// Replace PATH if it exists.
         #[arg(long)]
         force: bool,
-        #[arg(long, default_value = "config.toml")]
+        #[arg(long, default_value = "config.toml", value_name = "PATH", help = CONFIG_HELP)]
         config: PathBuf,
     },
     /// Re-encrypt every stored token under a new key: the current key from MDZ_TOKEN_KEY (or
@@ -67,21 +76,22 @@ enum Command {
     /// All or nothing. Stop the service first: until it restarts with the new key it would keep
     /// writing under the old one.
     RotateKey {
-        #[arg(long, default_value = "config.toml")]
+        #[arg(long, default_value = "config.toml", value_name = "PATH", help = CONFIG_HELP)]
         config: PathBuf,
     },
     /// Review the videos of the asset manifest (callback.assets): list them, approve or reject.
     Assets {
         #[command(subcommand)]
         action: AssetsAction,
-        #[arg(long, default_value = "config.toml", global = true)]
+        #[arg(long, default_value = "config.toml", value_name = "PATH", help = CONFIG_HELP, global = true)]
         config: PathBuf,
     },
     /// Render every page with sample data into DIR (for the page checker).
     #[command(hide = true)]
     SamplePages {
+        /// The folder to write the pages into.
         dir: PathBuf,
-        #[arg(long, default_value = "config.toml")]
+        #[arg(long, default_value = "config.toml", value_name = "PATH", help = CONFIG_HELP)]
         config: PathBuf,
     },
 }
@@ -92,6 +102,7 @@ enum AssetsAction {
     List,
     /// Approve a video for upload; records who, when, and the file's size and SHA-256.
     Approve {
+        /// The video's label in the asset manifest.
         label: String,
         /// Who approves (recorded with the decision).
         #[arg(long)]
@@ -99,6 +110,7 @@ enum AssetsAction {
     },
     /// Reject a video: it cannot be uploaded until approved.
     Reject {
+        /// The video's label in the asset manifest.
         label: String,
         /// Who rejects (recorded with the decision).
         #[arg(long)]

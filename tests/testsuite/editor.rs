@@ -437,3 +437,16 @@ fn broken_front_matter_on_a_policy_page_is_reported_alone() {
     );
     assert!(err.contains("1 problem found"), "{err}");
 }
+
+#[test]
+fn every_argument_of_every_command_says_what_it_is() {
+    for cmd in ["build", "check", "serve"] {
+        let help = String::from_utf8_lossy(&mdz(&[cmd, "--help"]).stdout).into_owned();
+        for line in help.lines().filter(|l| l.trim_start().starts_with("--")) {
+            let described = line.split(" [default").next().unwrap_or(line);
+            // `--root <DIR>` alone is two words; a description makes it more.
+            let words = described.split_whitespace().count();
+            assert!(words > 2, "mdz {cmd}: {line:?} has no help text");
+        }
+    }
+}

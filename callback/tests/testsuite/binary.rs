@@ -366,3 +366,37 @@ fn demo_on_a_busy_port_says_which_and_what_to_do() {
         "the hint names demo's own flag: {err}"
     );
 }
+
+#[test]
+fn every_argument_of_every_command_says_what_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let commands: &[&[&str]] = &[
+        &["serve"],
+        &["demo"],
+        &["purge"],
+        &["export"],
+        &["forget"],
+        &["backup"],
+        &["rotate-key"],
+        &["assets", "list"],
+        &["assets", "approve"],
+        &["assets", "reject"],
+    ];
+    for cmd in commands {
+        let mut args = cmd.to_vec();
+        args.push("--help");
+        let (code, help, _) = common::child::run(dir.path(), &args, &[]);
+        assert_eq!(code, 0, "{cmd:?}");
+        let options = help
+            .lines()
+            .skip_while(|l| !l.starts_with("Arguments:") && !l.starts_with("Options:"));
+        for line in options.filter(|l| l.starts_with("  ") && !l.contains("--help")) {
+            let described = line.split(" [default").next().unwrap_or(line);
+            // `--open-id <OPEN_ID>` or `<LABEL>` alone has at most two words.
+            assert!(
+                described.split_whitespace().count() > 2,
+                "mdz-callback {cmd:?}: {line:?} has no help text"
+            );
+        }
+    }
+}

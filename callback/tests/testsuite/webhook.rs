@@ -788,10 +788,7 @@ mod from_the_simulator {
         );
         assert_eq!(h.sim.calls(Endpoint::Status), 0, "a status call was made");
         let sent = h.sim.webhook_deliveries();
-        assert!(
-            sent.iter().all(|d| d.status() == Some(200)),
-            "{sent:?}"
-        );
+        assert!(sent.iter().all(|d| d.status() == Some(200)), "{sent:?}");
         h.stop().await;
     }
 }
