@@ -113,7 +113,7 @@ fn demo_assets(dir: &Path) -> std::io::Result<std::path::PathBuf> {
     std::fs::write(
         &manifest,
         format!(
-            "# Demo asset manifest, written by `mdz-callback demo`.\n[[asset]]\nlabel = \"{DEMO_LABEL}\"\nfile = \"videos/demo-clip.mp4\"\ntitle = \"Demo clip (6 MiB of random bytes)\"\n"
+            "# Demo asset manifest, written by `mdz-callback demo`.\n[[asset]]\nlabel = \"{DEMO_LABEL}\"\nfile = \"videos/demo-clip.mp4\"\ntitle = \"Demo clip (random bytes)\"\n"
         ),
     )?;
     Ok(manifest)

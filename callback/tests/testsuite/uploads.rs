@@ -1077,3 +1077,29 @@ fn nothing_outside_the_simulator_names_direct_post() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_operator_page_tells_uploads_apart_by_number() {
+    let h = harness_with(|_| {}).await;
+    add_asset(&h, "a", "a.mp4", &video(1024, 1));
+    add_asset(&h, "b", "b.mp4", &video(1024, 2));
+    approve(&h, "a").await;
+    approve(&h, "b").await;
+    let op = operator(&h).await;
+    let first = upload_id(&send(&h, &op, "a").await);
+    until(&h, first, "in the inbox", |r| {
+        r.state == UploadState::InInbox
+    })
+    .await;
+    let second = upload_id(&send(&h, &op, "b").await);
+    let page = h.get("/operator", &[(SESSION_COOKIE, &op.0)]).await;
+    for id in [first, second] {
+        assert!(
+            page.body
+                .contains(&format!("href=\"/operator/uploads/{id}\">Upload {id}: ")),
+            "upload {id} has no number on the operator page: {}",
+            page.body
+        );
+    }
+    h.stop().await;
+}
