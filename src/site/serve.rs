@@ -471,8 +471,10 @@ fn inject(html: &[u8], error: Option<&str>, generation: u64) -> Vec<u8> {
 
 fn error_block(error: Option<&str>) -> String {
     match error {
+        // A <details> the editor can fold (no script needed) to read the page under it, and at
+        // most a third of a phone's screen when open.
         Some(e) => format!(
-            "<pre id=mdz-error role=alert style=\"position:fixed;left:0;right:0;bottom:0;max-height:60vh;overflow:auto;margin:0;padding:1rem;background:#3b0000;color:#fff;font:14px/1.45 monospace;white-space:pre-wrap;z-index:9\">mdz: the last edit does not build; this is the last good build.\n\n{}</pre>",
+            "<details id=mdz-error open role=alert style=\"position:fixed;left:0;right:0;bottom:0;max-height:33vh;overflow:auto;margin:0;background:#3b0000;color:#fff;font:14px/1.45 monospace;z-index:9\"><summary style=\"padding:.5rem 1rem;cursor:pointer\">mdz: the last edit does not build; this is the last good build (fold this to read the page)</summary><pre style=\"margin:0;padding:0 1rem 1rem;white-space:pre-wrap;font:inherit;color:inherit;background:none;border:0\">{}</pre></details>",
             escape(e)
         ),
         None => String::new(),

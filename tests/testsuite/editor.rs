@@ -385,6 +385,12 @@ fn serve_rebuilds_on_save_shows_errors_and_recovers() {
         p.contains("id=mdz-error")
     });
     assert!(broken.contains("content/terms.md:1:1"), "{broken}");
+    // The editor can fold it away without a script, and it takes at most a third of the screen.
+    assert!(
+        broken.contains("<details id=mdz-error open") && broken.contains("<summary"),
+        "{broken}"
+    );
+    assert!(broken.contains("max-height:33vh"), "{broken}");
     assert!(
         broken.contains("A sentence added while serving."),
         "still the last good build"
