@@ -427,3 +427,38 @@ async fn a_sign_in_error_cannot_forge_a_log_line_or_send_control_characters() {
         "{logs}"
     );
 }
+
+/// The data folder, the database and the `-wal` and `-shm` files SQLite makes beside it, and a
+/// backup, are readable by the service's user only, from their first start (the `-wal` and
+/// `-shm` used to be created 0644 under the default umask, before the database was restricted).
+#[cfg(unix)]
+#[tokio::test]
+async fn every_file_the_service_creates_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::child::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    std::fs::write(dir.path().join("config.toml"), SITE).unwrap();
+    let env = plain_env(port);
+    let service = common::child::Service::start(dir.path(), &env, &format!("{base}/healthz")).await;
+    // A sign-in start writes, so the WAL is in use.
+    common::Browser::new(&base).begin().await;
+    let data = dir.path().join("data");
+    assert_eq!(mode(&data), 0o700);
+    for name in [
+        "mdz-callback.sqlite3",
+        "mdz-callback.sqlite3-wal",
+        "mdz-callback.sqlite3-shm",
+    ] {
+        assert_eq!(mode(&data.join(name)), 0o600, "{name}");
+    }
+    let (code, out, err) = common::child::run(
+        dir.path(),
+        &["backup", "copy.sqlite3", "--config", "config.toml"],
+        &env,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(mode(&dir.path().join("copy.sqlite3")), 0o600);
+    service.stop();
+}
