@@ -165,6 +165,15 @@ impl Store {
         probe_writable(dir)?;
         let path = dir.join(DB_FILE);
         create_private(&path);
+        // Files an earlier version made readable, and a `-wal` and `-shm` a crash left, are
+        // closed before SQLite opens them (and copies the database's mode to new ones).
+        for file in [
+            path.clone(),
+            dir.join(format!("{DB_FILE}-wal")),
+            dir.join(format!("{DB_FILE}-shm")),
+        ] {
+            restrict(&file, 0o600);
+        }
         let conn = open_checked(&path).map_err(|e| match e.sqlite_error_code() {
             Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
                 StoreError::Damaged {
@@ -174,14 +183,6 @@ impl Store {
             }
             _ => StoreError::Sqlite(e),
         })?;
-        // Files an earlier version created readable (a `-wal` left by a crash, say).
-        for file in [
-            path.clone(),
-            dir.join(format!("{DB_FILE}-wal")),
-            dir.join(format!("{DB_FILE}-shm")),
-        ] {
-            restrict(&file, 0o600);
-        }
         let conn = match conn {
             Ok(conn) => conn,
             Err(problems) => {
@@ -695,6 +696,18 @@ mod tests {
             format!("{DB_FILE}-shm"),
         ] {
             assert_eq!(mode(&dir.join(&name)), 0o600, "{name}");
+        }
+        drop(s);
+        // A database an earlier version left readable is closed at the next start, and so are
+        // the `-wal` and `-shm` made beside it.
+        std::fs::set_permissions(dir.join(DB_FILE), PermissionsExt::from_mode(0o644)).unwrap();
+        let s = Store::open(&dir, Cipher::new(&TokenKey::random())).unwrap();
+        for name in [
+            DB_FILE.to_string(),
+            format!("{DB_FILE}-wal"),
+            format!("{DB_FILE}-shm"),
+        ] {
+            assert_eq!(mode(&dir.join(&name)), 0o600, "reopened: {name}");
         }
         drop(s);
     }
