@@ -14,6 +14,7 @@ pub mod demo;
 pub mod events;
 pub mod handoff;
 pub mod http;
+pub mod logging;
 pub mod pages;
 pub mod records;
 pub mod review;
@@ -202,9 +203,11 @@ pub fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Logs to stderr, `RUST_LOG` to tune (default `info`). The HTTP libraries stay at `info`
-/// whatever `RUST_LOG` says: their debug and trace output includes request headers, and so
-/// would include `Authorization: Bearer` tokens.
+/// Logs to stderr, `RUST_LOG` to tune (default `info`), one line per event whatever its values
+/// hold: every value and message is escaped ([`logging`]), so a client's or TikTok's text
+/// cannot forge a line or send control sequences to a terminal or journald. The HTTP libraries
+/// stay at `info` whatever `RUST_LOG` says: their debug and trace output includes request
+/// headers, and so would include `Authorization: Bearer` tokens.
 ///
 /// Lines are formatted on the request's thread and written by one logging thread that gathers
 /// whatever is queued into one `write`: under load a write syscall per request line cost
@@ -227,11 +230,6 @@ pub fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
             64 * 1024,
             std::io::stderr(),
         ));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer)
-        // Colour codes only for a person at a terminal, not in journald or a log file.
-        .with_ansi(ansi)
-        .try_init();
+    let _ = logging::builder(filter, writer, ansi).try_init();
     guard
 }

@@ -119,6 +119,12 @@ enum AssetsAction {
 }
 
 fn main() -> ExitCode {
+    // Whatever umask the service was started with, every file it creates (the database and the
+    // `-wal`, `-shm` and `-journal` files SQLite makes, backups, the demo's folder) is for this
+    // user alone from the moment it exists. The store also creates its files 0600 itself; this
+    // covers every other path, and library callers keep their own umask.
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::RWXG | rustix::fs::Mode::RWXO);
     let cli = Cli::parse();
     let log = mdz_callback::init_logging();
     let runtime = match tokio::runtime::Runtime::new() {

@@ -181,6 +181,8 @@ impl ForgetReport {
                 } else {
                     ""
                 };
+                // TikTok's text goes to the operator's terminal: escaped like the log.
+                let e = crate::logging::Text(e);
                 Some(format!(
                     "the access was NOT revoked at TikTok ({e}).{credentials} The local records were deleted anyway. Ask the user to remove MiraDigitalZen Publisher in TikTok (Settings and privacy > Security & permissions > Apps and services permissions), or sign in as that account and disconnect."
                 ))
@@ -224,7 +226,8 @@ impl fmt::Display for ForgetReport {
             )?,
             Revocation::AlreadyEnded(why) => writeln!(
                 f,
-                "At TikTok: the access had already ended ({why}); nothing left to revoke."
+                "At TikTok: the access had already ended ({}); nothing left to revoke.",
+                crate::logging::Text(why)
             )?,
             Revocation::NothingStored => writeln!(
                 f,
@@ -291,5 +294,31 @@ mod tests {
         assert_eq!(utc(1_777_723_200_000), "2026-05-02T12:00:00Z");
         assert_eq!(utc(951_782_400_999), "2000-02-29T00:00:00Z");
         assert_eq!(utc(-1000), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn tiktoks_text_reaches_the_terminal_escaped() {
+        let hostile = "gone\n\x1b[2JWARNING: nothing was deleted\x07";
+        for revocation in [
+            Revocation::AlreadyEnded(hostile.into()),
+            Revocation::NotRevoked(TikTokError::OAuth {
+                error: "server_error".into(),
+                description: hostile.into(),
+                log_id: None,
+            }),
+        ] {
+            let report = ForgetReport {
+                open_id: "o".into(),
+                revocation,
+                tables: Vec::new(),
+            };
+            let text = format!("{report}{}", report.warning().unwrap_or_default());
+            assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+            assert!(text.contains("gone\\n\\u{1b}[2J"), "{text:?}");
+            assert!(
+                !text.lines().any(|l| l.starts_with("WARNING: nothing")),
+                "{text}"
+            );
+        }
     }
 }

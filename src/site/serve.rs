@@ -388,7 +388,10 @@ fn respond(
         let s = state.read().unwrap_or_else(|e| e.into_inner());
         (s.output.clone(), s.error.clone(), s.generation)
     };
-    let rel = path.trim_start_matches('/');
+    // Every leading `/` (and `\`, which browsers read as `/`) goes: `//privacy` is the page
+    // `privacy`, and the folder redirect below starts with exactly one `/`. Kept, `//privacy`
+    // would be answered `Location: //privacy/`, which a browser reads as the host `privacy`.
+    let rel = path.trim_start_matches(['/', '\\']);
     let candidates = if rel.is_empty() || rel.ends_with('/') {
         vec![format!("{rel}index.html")]
     } else {
@@ -403,7 +406,7 @@ fn respond(
     if output.get(&format!("{rel}/index.html")).is_some() {
         return Response::builder()
             .status(StatusCode::MOVED_PERMANENTLY)
-            .header(header::LOCATION, format!("{path}/"))
+            .header(header::LOCATION, format!("/{rel}/"))
             .body(full(""))
             .unwrap_or_default();
     }

@@ -360,6 +360,21 @@ fn serve_rebuilds_on_save_shows_errors_and_recovers() {
         first.contains("EventSource('/__mdz/events')"),
         "served pages carry the reload hook"
     );
+    // A folder without its slash is redirected within this site, however many slashes (or
+    // backslashes, which browsers read as slashes) the path starts with: `Location: //terms/`
+    // would send the browser to the host `terms`.
+    for path in ["/terms", "//terms", "///terms", "/\\terms", "//\\terms"] {
+        let r = get(server.port, path).to_ascii_lowercase();
+        let location = r
+            .lines()
+            .find_map(|l| l.strip_prefix("location: "))
+            .map(str::to_string);
+        if path.contains('\\') && r.starts_with("http/1.1 400") {
+            continue;
+        }
+        assert!(r.starts_with("http/1.1 301"), "{path:?}: {r}");
+        assert_eq!(location.as_deref(), Some("/terms/"), "{path:?}: {r}");
+    }
     let on_disk = std::fs::read_to_string(root.join("public/terms/index.html")).unwrap();
     assert!(
         !on_disk.contains("<script"),

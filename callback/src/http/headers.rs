@@ -13,7 +13,13 @@ pub const SESSION_COOKIE: &str = "__Host-mdz_session";
 /// The policy for a page: nothing but the inline stylesheet (by hash) and, on the operator page,
 /// images from the one origin the avatar comes from. No scripts at all.
 pub fn csp(style_source: &str, img_origin: Option<&str>) -> String {
+    // `operator::avatar_origin` checks the origin where it is made; this keeps anything that
+    // could end a directive or add a source out of the policy, should another caller not.
     let img = img_origin
+        .filter(|o| {
+            o.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:/".contains(&b))
+        })
         .map(|o| format!("img-src {o}; "))
         .unwrap_or_default();
     format!(
@@ -197,5 +203,19 @@ mod tests {
         assert!(!p.contains("img-src"), "{p}");
         let p = csp("'sha256-x'", Some("https://p16.tiktokcdn.com"));
         assert!(p.contains("img-src https://p16.tiktokcdn.com;"), "{p}");
+        let p = csp("'sha256-x'", Some("http://127.0.0.1:4567"));
+        assert!(p.contains("img-src http://127.0.0.1:4567;"), "{p}");
+        for hostile in [
+            "https://a.example; script-src 'unsafe-inline'",
+            "https://a.example;script-src",
+            "https://a.example *",
+            "https://a.example\n",
+            "'self'",
+            "https://a.example,https://b.example",
+        ] {
+            let p = csp("'sha256-x'", Some(hostile));
+            assert!(!p.contains("img-src"), "{hostile:?}: {p}");
+            assert!(!p.contains("script-src") && !p.contains('*'), "{p}");
+        }
     }
 }

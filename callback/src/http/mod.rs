@@ -142,6 +142,21 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> 
 }
 
 async fn route(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
+    if let Err(e) = request::check_host(ctx.version, &ctx.headers) {
+        if app.limiter.note_refusal(ctx.client) {
+            app.event(ctx, crate::events::BAD_REQUEST, 400, &e.to_string())
+                .await;
+        }
+        return app.page(
+            ctx,
+            Page::Error {
+                status: StatusCode::BAD_REQUEST,
+                heading: "Bad request",
+                message: format!("This request could not be read: {e}."),
+                action: None,
+            },
+        );
+    }
     if ctx.query().len() > MAX_QUERY {
         if app.limiter.note_refusal(ctx.client) {
             app.event(

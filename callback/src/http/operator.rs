@@ -163,21 +163,39 @@ pub async fn disconnect(app: &App, ctx: &Ctx, body: Incoming) -> Resp {
     resp
 }
 
-/// The origin to allow in `img-src`: https, or http on loopback (the simulator). Anything else
-/// is not shown, so the page never needs a wider policy.
+/// The origin to allow in `img-src`: https, or http on loopback (the simulator), with a host
+/// that is a DNS name or an IPv4 address. Anything else is not shown, so the page never needs a
+/// wider policy. The URL comes from TikTok and goes into a header: the URL standard lets a
+/// domain hold `;`, `'`, `*` or `,`, and a host like `cdn.example;script-src` would add a
+/// directive to the policy.
 pub fn avatar_origin(url: &str) -> Option<String> {
     let u = url::Url::parse(url).ok()?;
-    let loopback = matches!(
-        u.host(),
-        Some(url::Host::Ipv4(ip)) if ip.is_loopback()
-    ) || matches!(u.host(), Some(url::Host::Domain("localhost")));
+    let (host_ok, loopback) = match u.host()? {
+        url::Host::Domain(d) => (is_dns_name(d), d == "localhost"),
+        url::Host::Ipv4(ip) => (true, ip.is_loopback()),
+        url::Host::Ipv6(_) => (false, false),
+    };
     match u.scheme() {
-        "https" => {}
-        "http" if loopback => {}
+        "https" if host_ok => {}
+        "http" if host_ok && loopback => {}
         _ => return None,
     }
     let origin = u.origin();
     origin.is_tuple().then(|| origin.ascii_serialization())
+}
+
+/// Dot-separated labels of ASCII letters, digits and inner hyphens (RFC 1123), as a host name
+/// is written after IDNA: nothing that means anything in a header or a CSP.
+fn is_dns_name(host: &str) -> bool {
+    host.len() <= 253
+        && host.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
 }
 
 #[cfg(test)]
@@ -198,5 +216,40 @@ mod tests {
         assert_eq!(avatar_origin("javascript:alert(1)"), None);
         assert_eq!(avatar_origin("data:image/png;base64,AAAA"), None);
         assert_eq!(avatar_origin(""), None);
+    }
+
+    #[test]
+    fn a_host_that_is_no_dns_name_never_reaches_the_policy() {
+        assert_eq!(
+            avatar_origin("https://p16-sign-va.tiktokcdn.com:8443/a.webp").as_deref(),
+            Some("https://p16-sign-va.tiktokcdn.com:8443")
+        );
+        // Internationalised names arrive as their ASCII (punycode) form.
+        assert_eq!(
+            avatar_origin("https://bücher.example/a.png").as_deref(),
+            Some("https://xn--bcher-kva.example")
+        );
+        for hostile in [
+            "https://cdn.example;script-src/a.png",
+            "https://cdn.example%3Bscript-src%20'unsafe-inline'/a.png",
+            "https://cdn.example;report-uri/a.png",
+            "https://cdn example/a.png",
+            "https://cdn.example%20data:/a.png",
+            "https://cdn'.example/a.png",
+            "https://cdn\".example/a.png",
+            "https://cdn.example'/a.png",
+            "https://*.example/a.png",
+            "https://cdn.example,data:/a.png",
+            "https://cdn.example\n;script-src/a.png",
+            "https://cdn.example%0A/a.png",
+            "https://-cdn.example/a.png",
+            "https://cdn..example/a.png",
+            "https://[::1]/a.png",
+            "http://localhost;x/a.png",
+        ] {
+            assert_eq!(avatar_origin(hostile), None, "{hostile:?}");
+        }
+        let long = format!("https://{}.example/a.png", "a".repeat(64));
+        assert_eq!(avatar_origin(&long), None);
     }
 }

@@ -8,9 +8,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HeaderMap, USER_AGENT};
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, HeaderMap, USER_AGENT};
 use hyper::http::request::Parts;
-use hyper::{Method, Uri};
+use hyper::http::uri::Authority;
+use hyper::{Method, Uri, Version};
 
 /// Longest accepted query string. TikTok's callback query is a few hundred bytes.
 pub const MAX_QUERY: usize = 2048;
@@ -21,6 +22,7 @@ pub const MAX_FORM: usize = 8 * 1024;
 pub struct Ctx {
     pub method: Method,
     pub uri: Uri,
+    pub version: Version,
     pub headers: HeaderMap,
     pub client: IpAddr,
 }
@@ -32,6 +34,7 @@ impl Ctx {
             client: client_addr(&parts.headers, peer, real_ip_header),
             method: parts.method,
             uri: parts.uri,
+            version: parts.version,
             headers: parts.headers,
         }
     }
@@ -106,6 +109,58 @@ pub fn client_addr(headers: &HeaderMap, peer: SocketAddr, real_ip_header: Option
         .ok()
         .and_then(|v| v.trim().parse::<IpAddr>().ok())
         .map_or(peer_ip, |ip| ip.to_canonical())
+}
+
+/// Why a request's `Host` header makes it malformed (RFC 9112, section 3.2).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HostError {
+    #[error("an HTTP/1.1 request must name its host in a Host header")]
+    Missing,
+    #[error("the request has more than one Host header")]
+    Repeated,
+    #[error("the Host header is not a host name with an optional port")]
+    Invalid,
+}
+
+/// RFC 9112, section 3.2: a server must answer 400 to an HTTP/1.1 request without `Host`, and
+/// to any request with more than one or with one that is not a host and optional port; hyper
+/// does not check. HTTP/1.0 had no `Host`, so a 1.0 request may come without one. An empty
+/// value is what the RFC asks of a client whose target has no authority, and is let through.
+pub fn check_host(version: Version, headers: &HeaderMap) -> Result<(), HostError> {
+    let mut values = headers.get_all(HOST).iter();
+    let Some(value) = values.next() else {
+        return if version == Version::HTTP_10 || version == Version::HTTP_09 {
+            Ok(())
+        } else {
+            Err(HostError::Missing)
+        };
+    };
+    if values.next().is_some() {
+        return Err(HostError::Repeated);
+    }
+    if value.is_empty() {
+        return Ok(());
+    }
+    // `Authority` also takes `user@host`, which is no host.
+    let authority = value
+        .to_str()
+        .ok()
+        .filter(|v| !v.contains('@'))
+        .and_then(|v| v.parse::<Authority>().ok());
+    // `Authority` also takes a port that is not a number; the RFC's port is digits only.
+    let valid = authority.is_some_and(|a| {
+        let port = &a.as_str()[a.host().len()..];
+        !a.host().is_empty()
+            && (port.is_empty()
+                || port
+                    .strip_prefix(':')
+                    .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit())))
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(HostError::Invalid)
+    }
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -285,6 +340,46 @@ mod tests {
         // Another header than the configured one is not looked at.
         let other = headers(&[("x-forwarded-for", "203.0.113.9")]);
         assert_eq!(client_addr(&other, peer(PROXY), set), ip("127.0.0.1"));
+    }
+
+    #[test]
+    fn an_http_1_1_request_needs_exactly_one_valid_host() {
+        use Version as V;
+        let ok = |v, h: &[(&str, &str)]| check_host(v, &headers(h));
+        assert_eq!(ok(V::HTTP_11, &[]), Err(HostError::Missing));
+        assert_eq!(ok(V::HTTP_10, &[]), Ok(()));
+        for good in [
+            "callback.example",
+            "callback.example:443",
+            "127.0.0.1:8790",
+            "[::1]:8790",
+            "",
+        ] {
+            assert_eq!(ok(V::HTTP_11, &[("host", good)]), Ok(()), "{good:?}");
+            assert_eq!(ok(V::HTTP_10, &[("host", good)]), Ok(()), "{good:?}");
+        }
+        for bad in [
+            "a b",
+            "user@callback.example",
+            "callback.example/path",
+            "callback.example:port",
+            "callback.example?x",
+            ":443",
+        ] {
+            assert_eq!(
+                ok(V::HTTP_11, &[("host", bad)]),
+                Err(HostError::Invalid),
+                "{bad:?}"
+            );
+            assert_eq!(
+                ok(V::HTTP_10, &[("host", bad)]),
+                Err(HostError::Invalid),
+                "{bad:?}"
+            );
+        }
+        let two = [("host", "a.example"), ("host", "a.example")];
+        assert_eq!(ok(V::HTTP_11, &two), Err(HostError::Repeated));
+        assert_eq!(ok(V::HTTP_10, &two), Err(HostError::Repeated));
     }
 
     #[test]

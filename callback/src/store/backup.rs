@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 
-use super::{DB_FILE, restrict};
+use super::{DB_FILE, create_private, restrict};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
@@ -62,6 +62,8 @@ pub fn backup(data_dir: &Path, dest: &Path, force: bool) -> Result<BackupReport,
         .unwrap_or_else(|| "backup".into());
     let partial = dest.with_file_name(format!(".{name}.partial-{}", std::process::id()));
     let _ = std::fs::remove_file(&partial);
+    // The copy holds what the database holds: private before the first page is written.
+    create_private(&partial);
     let schema_version = match copy_into(&db, &partial) {
         Ok(v) => v,
         Err(e) => {

@@ -158,13 +158,24 @@ fn secs_to_ms(s: u64) -> i64 {
 
 impl Store {
     pub fn open(dir: &Path, cipher: Cipher) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+        create_private_dir(dir).map_err(|source| StoreError::Dir {
             path: dir.to_path_buf(),
             source,
         })?;
+        // A folder made by an earlier version, or by hand, is closed now.
         restrict(dir, 0o700);
         probe_writable(dir)?;
         let path = dir.join(DB_FILE);
+        create_private(&path);
+        // Files an earlier version made readable, and a `-wal` and `-shm` a crash left, are
+        // closed before SQLite opens them (and copies the database's mode to new ones).
+        for file in [
+            path.clone(),
+            dir.join(format!("{DB_FILE}-wal")),
+            dir.join(format!("{DB_FILE}-shm")),
+        ] {
+            restrict(&file, 0o600);
+        }
         let conn = open_checked(&path).map_err(|e| match e.sqlite_error_code() {
             Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
                 StoreError::Damaged {
@@ -174,7 +185,6 @@ impl Store {
             }
             _ => StoreError::Sqlite(e),
         })?;
-        restrict(&path, 0o600);
         let conn = match conn {
             Ok(conn) => conn,
             Err(problems) => {
@@ -611,6 +621,27 @@ fn known_kind(kind: &str) -> &'static str {
         .unwrap_or("other")
 }
 
+/// Creates `dir` (and missing parents) readable by this user only, from the start.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates `path` empty and private when it does not exist. SQLite then opens a 0600 file
+/// instead of creating one under the process umask (0644 usually) that stays readable until a
+/// chmod after, and gives the `-wal`, `-shm` and `-journal` files it makes the database file's
+/// mode. Errors are left to SQLite's own open to report.
+pub(crate) fn create_private(path: &Path) {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let _ = options.open(path);
+}
+
 #[cfg(unix)]
 fn restrict(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
@@ -647,6 +678,40 @@ mod tests {
         assert_eq!(mode, "wal");
         // Re-opening an up-to-date database is a no-op.
         Store::open(dir.path(), Cipher::new(&TokenKey::random())).unwrap();
+    }
+
+    /// The database and the `-wal` and `-shm` SQLite makes beside it are 0600 from creation,
+    /// whatever the umask: they hold the security log and encrypted tokens.
+    #[cfg(unix)]
+    #[test]
+    fn the_database_files_are_private_from_creation() {
+        use std::os::unix::fs::PermissionsExt;
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("data/callback");
+        let s = Store::open(&dir, Cipher::new(&TokenKey::random())).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&parent.path().join("data")), 0o700);
+        for name in [
+            DB_FILE.to_string(),
+            format!("{DB_FILE}-wal"),
+            format!("{DB_FILE}-shm"),
+        ] {
+            assert_eq!(mode(&dir.join(&name)), 0o600, "{name}");
+        }
+        drop(s);
+        // A database an earlier version left readable is closed at the next start, and so are
+        // the `-wal` and `-shm` made beside it.
+        std::fs::set_permissions(dir.join(DB_FILE), PermissionsExt::from_mode(0o644)).unwrap();
+        let s = Store::open(&dir, Cipher::new(&TokenKey::random())).unwrap();
+        for name in [
+            DB_FILE.to_string(),
+            format!("{DB_FILE}-wal"),
+            format!("{DB_FILE}-shm"),
+        ] {
+            assert_eq!(mode(&dir.join(&name)), 0o600, "reopened: {name}");
+        }
+        drop(s);
     }
 
     #[test]

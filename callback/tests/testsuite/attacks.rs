@@ -404,3 +404,25 @@ async fn text_from_the_callback_is_shown_as_text_never_as_markup() {
     assert!(r.body.contains("&lt;script&gt;"), "{}", r.body);
     h.stop().await;
 }
+
+/// An avatar URL whose host carries `;` (which the URL standard allows in a domain) cannot add
+/// a directive to the operator page's policy: the avatar is not shown and the policy is the
+/// strict one.
+#[tokio::test]
+async fn an_avatar_host_from_tiktok_cannot_write_the_content_security_policy() {
+    let h = Harness::with(|s| {
+        s.sim.user.avatar_url = "https://cdn.example;script-src;img-src/a.png".into();
+    })
+    .await;
+    let session = h.signed_in().await;
+    let op = h.get("/operator", &[(SESSION_COOKIE, &session)]).await;
+    assert_eq!(op.status, 200, "{}", op.body);
+    let csp = op.header("content-security-policy").unwrap();
+    assert!(
+        !csp.contains("script-src") && !csp.contains("cdn.example"),
+        "{csp}"
+    );
+    assert!(!csp.contains("img-src"), "{csp}");
+    assert!(!op.body.contains("class=\"avatar\""), "{}", op.body);
+    h.stop().await;
+}

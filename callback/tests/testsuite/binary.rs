@@ -400,3 +400,116 @@ fn every_argument_of_every_command_says_what_it_is() {
         }
     }
 }
+
+/// The environment of a service on `port` with its records in `data`, no simulator needed.
+fn plain_env(port: u16) -> Vec<(String, String)> {
+    common::child::env(&[
+        ("TIKTOK_CLIENT_KEY", "sim-client-key"),
+        ("TIKTOK_CLIENT_SECRET", "sim-client-secret"),
+        ("MDZ_TOKEN_KEY", KEY_HEX),
+        ("MDZ_CALLBACK_LISTEN", &format!("127.0.0.1:{port}")),
+        (
+            "MDZ_CALLBACK_PUBLIC_URL",
+            &format!("http://127.0.0.1:{port}"),
+        ),
+        ("MDZ_CALLBACK_DATA_DIR", "data"),
+    ])
+}
+
+/// Anyone can start a sign-in and come back with an `error_description` of their choosing. A
+/// line break in it must not start a second, well-formed log line (here a fake successful
+/// sign-in), and ESC, CR, BEL, NUL and the Unicode line separator must not reach the terminal
+/// or journald: the description is logged on one line, escaped.
+#[tokio::test]
+async fn a_sign_in_error_cannot_forge_a_log_line_or_send_control_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::child::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    std::fs::write(dir.path().join("config.toml"), SITE).unwrap();
+    let service =
+        common::child::Service::start(dir.path(), &plain_env(port), &format!("{base}/healthz"))
+            .await;
+    let browser = common::Browser::new(&base);
+    let started = browser.begin().await;
+    let fake = "2020-01-01T00:00:00.000000Z  INFO mdz_callback::http: security event kind=\"signin\" status=200 detail=\"sim-open-id-0001\"";
+    let description = format!("x\n{fake}\r\x1b[31m\x07\0\u{2028}\\n\x1b]0;title\x07");
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("state", &started.state)
+        .append_pair("error", "access_denied")
+        .append_pair("error_description", &description)
+        .finish();
+    assert!(query.contains("%0A") && query.contains("%1B"), "{query}");
+    let r = browser
+        .get(
+            &format!("/auth/tiktok/callback?{query}"),
+            &[(STATE_COOKIE, &started.cookie)],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let logs = service.stop();
+
+    assert!(
+        !logs.lines().any(|l| l.starts_with("2020-01-01")),
+        "a forged line reached the log:\n{logs}"
+    );
+    let controls: Vec<char> = logs
+        .chars()
+        .filter(|c| *c != '\n' && (c.is_control() || *c == '\u{2028}'))
+        .collect();
+    assert!(controls.is_empty(), "{controls:?} in the log:\n{logs}");
+    let described: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("TikTok returned an authorization error"))
+        .collect();
+    assert_eq!(described.len(), 1, "{logs}");
+    let escaped = format!(
+        "description=x\\n{fake}\\r\\u{{1b}}[31m\\u{{7}}\\0\\u{{2028}}\\\\n\\u{{1b}}]0;title\\u{{7}}"
+    );
+    assert!(
+        described[0].contains(&escaped),
+        "{}\nwanted {escaped}",
+        described[0]
+    );
+    // The real security event is the refusal, on its own line.
+    assert!(
+        logs.lines().any(|l| l.contains("security event")
+            && l.contains("kind=\"auth_declined\"")
+            && l.contains("status=403")),
+        "{logs}"
+    );
+}
+
+/// The data folder, the database and the `-wal` and `-shm` files SQLite makes beside it, and a
+/// backup, are readable by the service's user only, from their first start (the `-wal` and
+/// `-shm` used to be created 0644 under the default umask, before the database was restricted).
+#[cfg(unix)]
+#[tokio::test]
+async fn every_file_the_service_creates_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::child::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    std::fs::write(dir.path().join("config.toml"), SITE).unwrap();
+    let env = plain_env(port);
+    let service = common::child::Service::start(dir.path(), &env, &format!("{base}/healthz")).await;
+    // A sign-in start writes, so the WAL is in use.
+    common::Browser::new(&base).begin().await;
+    let data = dir.path().join("data");
+    assert_eq!(mode(&data), 0o700);
+    for name in [
+        "mdz-callback.sqlite3",
+        "mdz-callback.sqlite3-wal",
+        "mdz-callback.sqlite3-shm",
+    ] {
+        assert_eq!(mode(&data.join(name)), 0o600, "{name}");
+    }
+    let (code, out, err) = common::child::run(
+        dir.path(),
+        &["backup", "copy.sqlite3", "--config", "config.toml"],
+        &env,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(mode(&dir.path().join("copy.sqlite3")), 0o600);
+    service.stop();
+}

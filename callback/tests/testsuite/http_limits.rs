@@ -209,3 +209,81 @@ async fn a_slow_client_is_cut_off_and_oversized_headers_refused() {
     assert_eq!(h.get("/healthz", &[]).await.status, 200);
     h.stop().await;
 }
+
+/// RFC 9112, section 3.2: an HTTP/1.1 request without `Host`, or with two, or with one that is
+/// not a host, is answered 400 (with the usual headers) before any route sees it; HTTP/1.0 had
+/// no `Host` and is still served without one.
+#[tokio::test]
+async fn a_request_without_exactly_one_valid_host_is_400() {
+    let h = Harness::start().await;
+    let addr = h.base.trim_start_matches("http://").to_string();
+    let send = |head: &'static str| {
+        let addr = addr.clone();
+        async move {
+            let mut s = TcpStream::connect(&addr).await.unwrap();
+            s.write_all(head.as_bytes()).await.unwrap();
+            let mut buf = Vec::new();
+            tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf))
+                .await
+                .expect("no answer within 5 s")
+                .unwrap();
+            String::from_utf8_lossy(&buf).into_owned()
+        }
+    };
+    for (head, what) in [
+        (
+            "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n",
+            "no Host",
+        ),
+        (
+            "GET /auth/tiktok/start HTTP/1.1\r\nConnection: close\r\n\r\n",
+            "no Host, sign-in start",
+        ),
+        (
+            "GET /healthz HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n",
+            "two Hosts",
+        ),
+        (
+            "GET /healthz HTTP/1.1\r\nHost: user@a.example\r\nConnection: close\r\n\r\n",
+            "userinfo in Host",
+        ),
+        (
+            "GET /healthz HTTP/1.1\r\nHost: a.example/x\r\nConnection: close\r\n\r\n",
+            "a path in Host",
+        ),
+        (
+            "GET /healthz HTTP/1.0\r\nHost: a.example\r\nHost: b.example\r\n\r\n",
+            "two Hosts in HTTP/1.0",
+        ),
+    ] {
+        let r = send(head).await;
+        assert!(
+            r.starts_with("HTTP/1.1 400") || r.starts_with("HTTP/1.0 400"),
+            "{what}: {r}"
+        );
+        assert!(r.contains("Host header"), "{what}: {r}");
+        assert!(
+            r.to_ascii_lowercase()
+                .contains("content-security-policy: default-src 'none'"),
+            "{what}: {r}"
+        );
+    }
+    // The sign-in start without Host stored no state; the refusal is on record.
+    assert_eq!(h.app.store.state_count().await.unwrap(), 0);
+    let ev = h.app.store.recent_events(10).await.unwrap();
+    assert!(
+        ev.iter()
+            .any(|e| e.kind == "bad_request" && e.status == 400 && e.detail.contains("Host")),
+        "{ev:?}"
+    );
+
+    let ok =
+        send("GET /healthz HTTP/1.1\r\nHost: a.example:8790\r\nConnection: close\r\n\r\n").await;
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    let old = send("GET /healthz HTTP/1.0\r\n\r\n").await;
+    assert!(
+        old.starts_with("HTTP/1.0 200"),
+        "HTTP/1.0 without Host: {old}"
+    );
+    h.stop().await;
+}
