@@ -1,7 +1,8 @@
 //! The privacy policy's promises, as far as code can see them: the configured scopes are exactly
 //! the ones the privacy page discloses (never `video.publish`), the contact address and a
 //! "Last updated" date stand on every policy page, abbreviations have glossary entries, and
-//! security.txt has not expired.
+//! security.txt has not expired. The how-it-works page explains every configured scope to
+//! users and TikTok's reviewers ([`explained_scopes`]).
 
 use super::RenderedPage;
 use super::error::SiteError;
@@ -24,6 +25,9 @@ const KNOWN_SCOPES: &[&str] = &[
     "portability.all.single",
     "portability.all.ongoing",
 ];
+
+/// The page that explains the flow and each scope, for users and TikTok's app review.
+pub const HOW_IT_WORKS: &str = "how-it-works.md";
 
 /// Pages that carry policy and must show contact and date.
 const POLICY_PAGES: &[&str] = &["privacy.md", "terms.md", "support.md"];
@@ -113,6 +117,7 @@ pub fn check(
             Some(_) => {}
         }
     }
+    explained_scopes(config, pages, unreadable, problems);
     for p in pages {
         for (offset, word) in &p.markdown.unknown_abbreviations {
             problems.push(SiteError::at(
@@ -122,6 +127,122 @@ pub fn check(
             ));
         }
     }
+}
+
+/// Every configured scope is explained on content/how-it-works.md, and nothing else is.
+///
+/// "Explained" means: a heading of the page names the scope as inline code (`` ## `video.upload` ``,
+/// any level, other words allowed), and at least one paragraph follows it before the next
+/// heading. A scope named only in running text does not count: the reviewer needs a section
+/// that says what the scope is used for and what is never done with it. A heading that names a
+/// scope config.toml does not request is refused too (the page would explain a permission the
+/// app never asks for); the forbidden scopes are exempt, so a heading may say one is never used.
+fn explained_scopes(
+    config: &Config,
+    pages: &[RenderedPage<'_>],
+    unreadable: &[&str],
+    problems: &mut Vec<SiteError>,
+) {
+    let Some(page) = pages.iter().find(|p| p.page.rel == HOW_IT_WORKS) else {
+        if !unreadable.contains(&HOW_IT_WORKS) {
+            problems.push(SiteError::file(
+                format!("content/{HOW_IT_WORKS}"),
+                "there is no how-it-works page explaining the flow and each scope",
+                format!(
+                    "create content/{HOW_IT_WORKS} with a section per scope in tiktok.scopes; TikTok's app review asks how each scope is used"
+                ),
+            ));
+        }
+        return;
+    };
+    let sections = scope_sections(page.page.body());
+    let located = |offset: usize| page.page.location(page.page.body_start + offset);
+    let (line, column) = locate_key(&config_text(config), "tiktok", "scopes");
+    let config_loc = Location::new("config.toml", line, column);
+    for s in &config.tiktok.scopes {
+        let mine: Vec<&ScopeSection> = sections
+            .iter()
+            .filter(|sec| sec.scopes.iter().any(|n| n == s))
+            .collect();
+        match mine.first() {
+            None => problems.push(SiteError::at(
+                config_loc.clone(),
+                format!("scope `{s}` is configured but content/{HOW_IT_WORKS} does not explain it"),
+                format!(
+                    "add a heading naming it in backticks (## `{s}` {{#scope-{}}}) to content/{HOW_IT_WORKS}, with a paragraph: what it is used for, what is never done with it",
+                    s.replace('.', "-")
+                ),
+            )),
+            Some(_) if !mine.iter().any(|sec| sec.paragraph) => problems.push(SiteError::at(
+                located(mine[0].offset),
+                format!("the heading for scope `{s}` has no paragraph under it"),
+                "write a paragraph under the heading: what the scope is used for, what is never done with it",
+            )),
+            Some(_) => {}
+        }
+    }
+    for sec in &sections {
+        for n in &sec.scopes {
+            if !scopes::FORBIDDEN.contains(&n.as_str())
+                && !config.tiktok.scopes.iter().any(|c| c == n)
+            {
+                problems.push(SiteError::at(
+                    located(sec.offset),
+                    format!("this page explains scope `{n}`, but tiktok.scopes in config.toml does not request it"),
+                    "make the page and config.toml agree",
+                ));
+            }
+        }
+    }
+}
+
+/// A heading that names scopes as inline code, and whether a paragraph follows it.
+#[derive(Debug)]
+struct ScopeSection {
+    /// Byte offset of the heading in the page's body.
+    offset: usize,
+    scopes: Vec<String>,
+    paragraph: bool,
+}
+
+/// The headings of `body` that name a known scope in backticks, in order.
+fn scope_sections(body: &str) -> Vec<ScopeSection> {
+    use pulldown_cmark::{Event, Parser, Tag, TagEnd};
+    let mut sections: Vec<ScopeSection> = Vec::new();
+    // The section the parser is in: None before the first heading and under headings that
+    // name no scope.
+    let mut current: Option<usize> = None;
+    let mut heading: Option<(usize, Vec<String>)> = None;
+    for (event, range) in Parser::new_ext(body, super::markdown::options()).into_offset_iter() {
+        match event {
+            Event::Start(Tag::Heading { .. }) => heading = Some((range.start, Vec::new())),
+            Event::Code(code) => {
+                if let Some((_, names)) = heading.as_mut() {
+                    if KNOWN_SCOPES.contains(&code.as_ref()) {
+                        names.push(code.to_string());
+                    }
+                }
+            }
+            Event::End(TagEnd::Heading(_)) => {
+                current = None;
+                if let Some((offset, names)) = heading.take().filter(|(_, n)| !n.is_empty()) {
+                    current = Some(sections.len());
+                    sections.push(ScopeSection {
+                        offset,
+                        scopes: names,
+                        paragraph: false,
+                    });
+                }
+            }
+            Event::Start(Tag::Paragraph) => {
+                if let Some(i) = current {
+                    sections[i].paragraph = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    sections
 }
 
 /// The configuration as written, to point at the line of a key.
@@ -185,6 +306,22 @@ mod tests {
     fn today_is_a_plausible_date() {
         let (y, m, d) = today_utc();
         assert!(y >= 2024 && (1..=12).contains(&m) && (1..=31).contains(&d));
+    }
+
+    #[test]
+    fn a_scope_is_explained_by_a_heading_in_backticks_with_a_paragraph() {
+        let body = "Intro `video.upload` in text.\n\n## `user.info.basic` {#scope-user-info-basic}\n\nUsed to confirm.\n\n## The `video.upload` scope\n\n### Details\n\nNot this one's paragraph.\n\n## video.list\n\nPlain text heading.\n";
+        let sections = scope_sections(body);
+        let summary: Vec<(&str, bool)> = sections
+            .iter()
+            .map(|s| (s.scopes[0].as_str(), s.paragraph))
+            .collect();
+        assert_eq!(
+            summary,
+            [("user.info.basic", true), ("video.upload", false)],
+            "running text and headings without backticks explain nothing; a sub-heading ends the section"
+        );
+        assert_eq!(&body[sections[0].offset..sections[0].offset + 3], "## ");
     }
 
     #[test]

@@ -203,6 +203,24 @@ fn terms_and_support_are_real_pages() {
 }
 
 #[test]
+fn how_it_works_is_linked_from_home_and_listed_in_the_sitemap() {
+    let (_t, public) = built_real_site();
+    let home = page(&public, "index.html");
+    assert!(
+        home.contains("href=/how-it-works/>"),
+        "home does not link it"
+    );
+    assert!(
+        page(&public, "sitemap.xml")
+            .contains("<loc>https://miradigitalzen.ecooffice.net/how-it-works/</loc>")
+    );
+    let how = page(&public, "how-it-works/index.html");
+    for id in ["scope-user-info-basic", "scope-video-upload"] {
+        assert!(how.contains(&format!(" id={id}>")), "no #{id}:\n{how}");
+    }
+}
+
+#[test]
 fn security_txt_and_sitemap_follow_their_standards() {
     let (_t, public) = built_real_site();
     let sec = page(&public, ".well-known/security.txt");

@@ -138,6 +138,84 @@ fn scopes_must_match_the_policy_and_never_include_video_publish() {
 }
 
 #[test]
+fn every_configured_scope_must_be_explained_on_the_how_it_works_page() {
+    let site = scratch_site();
+    let root = site.path();
+    let config = read(root, "config.toml");
+    let page = read(root, "content/how-it-works.md");
+    let scopes_line = line_of(&config, "scopes =");
+
+    // The section's heading loses its backticks: naming the scope in text explains nothing.
+    let unexplained = page.replace("### `video.upload`", "### video.upload");
+    assert_ne!(unexplained, page, "the page has a `video.upload` heading");
+    write(root, "content/how-it-works.md", &unexplained);
+    let (ok, err) = check(root);
+    assert!(!ok, "an unexplained scope passed:\n{err}");
+    assert!(
+        err.contains(&format!("config.toml:{scopes_line}:"))
+            && err.contains(
+                "scope `video.upload` is configured but content/how-it-works.md does not explain it"
+            )
+            && err.contains("{#scope-video-upload}"),
+        "{err}"
+    );
+    assert!(!err.contains("`user.info.basic`"), "{err}");
+
+    // A heading with nothing under it is not an explanation either.
+    let start = page.find("### `video.upload`").unwrap();
+    let end = start + page[start..].find("\n## ").unwrap();
+    let heading_only = format!(
+        "{}### `video.upload` {{#scope-video-upload}}\n{}",
+        &page[..start],
+        &page[end..]
+    );
+    write(root, "content/how-it-works.md", &heading_only);
+    let (ok, err) = check(root);
+    assert!(!ok);
+    assert!(
+        err.contains(&format!(
+            "content/how-it-works.md:{}:1",
+            line_of(&heading_only, "### `video.upload`")
+        )) && err.contains("the heading for scope `video.upload` has no paragraph under it"),
+        "{err}"
+    );
+
+    // Explaining a scope that is not requested is refused at its heading.
+    let extra = page.clone()
+        + "\n## `video.list` {#scope-video-list}\n\nThe service reads the list of videos.\n";
+    write(root, "content/how-it-works.md", &extra);
+    let (ok, err) = check(root);
+    assert!(!ok);
+    assert!(
+        err.contains(&format!(
+            "content/how-it-works.md:{}:1",
+            line_of(&extra, "## `video.list`")
+        )) && err.contains("explains scope `video.list`"),
+        "{err}"
+    );
+
+    // Restored, the site checks clean again.
+    write(root, "content/how-it-works.md", &page);
+    let (ok, err) = check(root);
+    assert!(ok, "{err}");
+}
+
+#[test]
+fn a_missing_how_it_works_page_is_reported() {
+    let site = scratch_site();
+    let root = site.path();
+    std::fs::remove_file(root.join("content/how-it-works.md")).unwrap();
+    // The home page's links to it break too; this test is about the page's own problem.
+    let (ok, err) = check(root);
+    assert!(!ok);
+    assert!(
+        err.contains("content/how-it-works.md: there is no how-it-works page"),
+        "{err}"
+    );
+    assert!(err.contains("create content/how-it-works.md"), "{err}");
+}
+
+#[test]
 fn last_updated_must_be_shown_and_agree_with_front_matter() {
     let site = scratch_site();
     let root = site.path();
