@@ -77,7 +77,7 @@ pub fn sample_pages(config_path: &Path, dir: &Path) -> Result<usize, Box<dyn std
     std::fs::create_dir_all(dir)?;
     let all = samples();
     for page in &all {
-        let html = pages.render(page, "/operator");
+        let html = pages.render(page);
         std::fs::write(dir.join(sample_name(page)), html)?;
     }
     Ok(all.len())

@@ -380,26 +380,28 @@ impl Pages {
             }),
         };
         for page in samples() {
-            pages.try_render(&page, "/")?;
+            pages.try_render(&page)?;
         }
         Ok(pages)
     }
 
-    /// The page as HTML. `path` marks the current navigation entry.
-    pub fn render(&self, page: &Page, path: &str) -> String {
-        self.try_render(page, path).unwrap_or_else(|e| {
+    /// The page as HTML.
+    pub fn render(&self, page: &Page) -> String {
+        self.try_render(page).unwrap_or_else(|e| {
             tracing::error!(error = %e, template = page.template(), "page rendering failed");
             FALLBACK.to_string()
         })
     }
 
-    fn try_render(&self, page: &Page, path: &str) -> Result<String, tera::Error> {
+    fn try_render(&self, page: &Page) -> Result<String, tera::Error> {
         let (title, description) = page.heading();
         let mut ctx = Context::new();
         ctx.insert("site", &self.site);
         ctx.insert(
             "page",
-            &json!({"title": title, "description": description, "permalink": "", "path": path}),
+            // No path: none of the service's pages is a page of the site's navigation, so none
+            // may mark an entry current (a 404 at /privacy/ in `demo` marked "Privacy").
+            &json!({"title": title, "description": description, "permalink": "", "path": ""}),
         );
         ctx.insert("nav", &NAV);
         ctx.insert("style", STYLE);
@@ -613,7 +615,7 @@ mod tests {
     fn every_page_renders_in_the_chrome_with_one_h1() {
         let pages = Pages::new(&config()).unwrap();
         for page in samples() {
-            let html = pages.render(&page, "/operator");
+            let html = pages.render(&page);
             assert!(html.starts_with("<!DOCTYPE html>"), "{}", page.template());
             assert_eq!(html.matches("<h1").count(), 1, "{}", page.template());
             assert!(html.contains("/privacy/"), "{}", page.template());
@@ -625,12 +627,9 @@ mod tests {
     #[test]
     fn text_from_tiktok_is_escaped() {
         let pages = Pages::new(&config()).unwrap();
-        let html = pages.render(
-            &Page::Declined {
-                description: "<script>alert(1)</script>".into(),
-            },
-            "/",
-        );
+        let html = pages.render(&Page::Declined {
+            description: "<script>alert(1)</script>".into(),
+        });
         assert!(!html.contains("<script>alert"), "{html}");
         assert!(html.contains("&lt;script&gt;"), "{html}");
     }

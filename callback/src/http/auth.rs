@@ -12,7 +12,7 @@ use crate::secrets::Secret;
 use crate::tiktok::{self, Pkce};
 use crate::{App, events, now_ms};
 
-pub async fn start(app: &App, ctx: &Ctx) -> Resp {
+pub async fn start(app: &App) -> Resp {
     let state = tiktok::new_state();
     let pkce = Pkce::new(app.tiktok.pkce_method());
     if let Err(e) = app
@@ -21,7 +21,7 @@ pub async fn start(app: &App, ctx: &Ctx) -> Resp {
         .await
     {
         tracing::error!(error = %e, "could not store a sign-in state");
-        return app.page(ctx, server_error());
+        return app.page(server_error());
     }
     let url = tiktok::authorize_url(&app.tiktok, &state, &pkce.challenge);
     let mut resp = redirect(StatusCode::FOUND, &url);
@@ -38,12 +38,9 @@ pub async fn callback(app: &App, ctx: &Ctx) -> Resp {
         Ok(signed_in) => {
             app.event(ctx, events::SIGNIN, 200, &signed_in.open_id)
                 .await;
-            let mut resp = app.page(
-                ctx,
-                Page::SignedIn {
-                    display_name: signed_in.display_name,
-                },
-            );
+            let mut resp = app.page(Page::SignedIn {
+                display_name: signed_in.display_name,
+            });
             add_cookie(&mut resp, &session_cookie(&signed_in.session));
             resp
         }
@@ -54,7 +51,7 @@ pub async fn callback(app: &App, ctx: &Ctx) -> Resp {
             if let Some(e) = why.event() {
                 app.event(ctx, e.kind, e.status, &e.detail).await;
             }
-            app.page(ctx, why.page(app.tiktok.pkce_method()))
+            app.page(why.page(app.tiktok.pkce_method()))
         }
     };
     // Whatever happened, this state is finished; the browser need not keep it.

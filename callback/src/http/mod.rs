@@ -147,15 +147,12 @@ async fn route(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
             app.event(ctx, crate::events::BAD_REQUEST, 400, &e.to_string())
                 .await;
         }
-        return app.page(
-            ctx,
-            Page::Error {
-                status: StatusCode::BAD_REQUEST,
-                heading: "Bad request",
-                message: format!("This request could not be read: {e}."),
-                action: None,
-            },
-        );
+        return app.page(Page::Error {
+            status: StatusCode::BAD_REQUEST,
+            heading: "Bad request",
+            message: format!("This request could not be read: {e}."),
+            action: None,
+        });
     }
     if ctx.query().len() > MAX_QUERY {
         if app.limiter.note_refusal(ctx.client) {
@@ -167,15 +164,12 @@ async fn route(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
             )
             .await;
         }
-        return app.page(
-            ctx,
-            Page::Error {
-                status: StatusCode::URI_TOO_LONG,
-                heading: "Address too long",
-                message: "The address of this request is longer than this service accepts.".into(),
-                action: None,
-            },
-        );
+        return app.page(Page::Error {
+            status: StatusCode::URI_TOO_LONG,
+            heading: "Address too long",
+            message: "The address of this request is longer than this service accepts.".into(),
+            action: None,
+        });
     }
     if routes::rate_limited(ctx.path()) {
         if let Err(wait) = app.limiter.check(ctx.client) {
@@ -191,28 +185,25 @@ async fn route(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
             } else {
                 tracing::info!(client = %ctx.client, "rate limited (not recorded: flood)");
             }
-            let mut resp = app.page(ctx, Page::RateLimited { retry_after: secs });
+            let mut resp = app.page(Page::RateLimited { retry_after: secs });
             resp.headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from(secs));
             return resp;
         }
     }
     if declared_length(ctx).is_some_and(|n| n > body_limit(ctx.path()) as u64) {
-        return app.page(ctx, request::too_large());
+        return app.page(request::too_large());
     }
     let Some(route) = Route::find(ctx.path()) else {
-        return app.page(ctx, Page::NotFound);
+        return app.page(Page::NotFound);
     };
     if !route.methods().contains(&ctx.method) {
-        let mut resp = app.page(
-            ctx,
-            Page::Error {
-                status: StatusCode::METHOD_NOT_ALLOWED,
-                heading: "Method not allowed",
-                message: format!("This address does not accept {} requests.", ctx.method),
-                action: None,
-            },
-        );
+        let mut resp = app.page(Page::Error {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            heading: "Method not allowed",
+            message: format!("This address does not accept {} requests.", ctx.method),
+            action: None,
+        });
         if let Ok(v) = HeaderValue::from_str(&route.allow()) {
             resp.headers_mut().insert(ALLOW, v);
         }
@@ -220,7 +211,7 @@ async fn route(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
     }
     match route {
         Route::Health => text(StatusCode::OK, "ok\n"),
-        Route::SignInStart => auth::start(app, ctx).await,
+        Route::SignInStart => auth::start(app).await,
         Route::SignInCallback => auth::callback(app, ctx).await,
         Route::Operator => operator::show(app, ctx).await,
         Route::Disconnect => operator::disconnect(app, ctx, body).await,
@@ -283,12 +274,12 @@ pub fn add_cookie(resp: &mut Resp, cookie: &str) {
 impl App {
     /// The page as a response, with a CSP that allows an image origin only when the page shows
     /// an avatar.
-    pub(crate) fn page(&self, ctx: &Ctx, page: Page) -> Resp {
-        self.page_with_image(ctx, page, None)
+    pub(crate) fn page(&self, page: Page) -> Resp {
+        self.page_with_image(page, None)
     }
 
-    pub(crate) fn page_with_image(&self, ctx: &Ctx, page: Page, img_origin: Option<&str>) -> Resp {
-        let html = self.pages.render(&page, ctx.path());
+    pub(crate) fn page_with_image(&self, page: Page, img_origin: Option<&str>) -> Resp {
+        let html = self.pages.render(&page);
         let mut r = Response::new(Full::new(Bytes::from(html)));
         *r.status_mut() = page.status();
         r.headers_mut().insert(

@@ -17,12 +17,12 @@ use crate::{App, events, now_ms};
 pub async fn show(app: &App, ctx: &Ctx) -> Resp {
     let s = match guard::operator(app, ctx).await {
         Ok(s) => s,
-        Err(page) => return app.page(ctx, page),
+        Err(page) => return app.page(page),
     };
     let account = match fresh_account(app, &s.open_id).await {
         Ok(Some(a)) => a,
-        Ok(None) => return app.page(ctx, guard::sign_in_required_after_removal(app).await),
-        Err(page) => return app.page(ctx, page),
+        Ok(None) => return app.page(guard::sign_in_required_after_removal(app).await),
+        Err(page) => return app.page(page),
     };
     let lists = super::uploads::operator_lists(app, &s.open_id).await;
     let img_origin = avatar_origin(&account.avatar_url);
@@ -47,7 +47,7 @@ pub async fn show(app: &App, ctx: &Ctx) -> Resp {
         manifest_note: lists.manifest_note,
         unreviewed: lists.unreviewed,
     };
-    app.page_with_image(ctx, Page::Operator(view), img_origin.as_deref())
+    app.page_with_image(Page::Operator(view), img_origin.as_deref())
 }
 
 /// The stored account, with its profile fetched again when it is old: TikTok's avatar links are
@@ -105,7 +105,7 @@ async fn fresh_account(app: &App, open_id: &str) -> Result<Option<Account>, Page
 pub async fn disconnect(app: &App, ctx: &Ctx, body: Incoming) -> Resp {
     let (s, _form) = match guard::operator_form(app, ctx, body).await {
         Ok(checked) => checked,
-        Err(page) => return app.page(ctx, page),
+        Err(page) => return app.page(page),
     };
     let display = app
         .store
@@ -143,22 +143,23 @@ pub async fn disconnect(app: &App, ctx: &Ctx, body: Incoming) -> Resp {
             tracing::warn!(error = %e, "revoke failed; keeping the connection");
             app.event(ctx, events::TIKTOK_ERROR, 502, "revoke failed")
                 .await;
-            return app.page(
-                ctx,
-                tiktok_page(&e, app.tiktok.pkce_method(), During::Disconnect),
-            );
+            return app.page(tiktok_page(
+                &e,
+                app.tiktok.pkce_method(),
+                During::Disconnect,
+            ));
         }
         Err(e) => {
             tracing::error!(error = %e, "token lookup failed");
-            return app.page(ctx, server_error());
+            return app.page(server_error());
         }
     };
     if let Err(e) = app.store.forget_connection(&s.open_id).await {
         tracing::error!(error = %e, "could not delete the connection");
-        return app.page(ctx, server_error());
+        return app.page(server_error());
     }
     app.event(ctx, events::DISCONNECT, 200, &s.open_id).await;
-    let mut resp = app.page(ctx, Page::Disconnected { message });
+    let mut resp = app.page(Page::Disconnected { message });
     add_cookie(&mut resp, &removal(SESSION_COOKIE));
     resp
 }

@@ -286,20 +286,17 @@ async fn check(app: &App, label: &str, open_id: &str) -> Result<(String, Ready),
 pub async fn create(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
     let (s, form) = match guard::operator_form(app, ctx, body).await {
         Ok(checked) => checked,
-        Err(page) => return app.page(ctx, page),
+        Err(page) => return app.page(page),
     };
     let label = form.get("asset").map(String::as_str).unwrap_or("");
     if !crate::assets::valid_label(label) {
-        return app.page(
-            ctx,
-            refused(
-                StatusCode::BAD_REQUEST,
-                "Unknown video",
-                "The form did not name a video from the asset manifest.".into(),
-                "Choose a video on the operator page.",
-                String::new(),
-            ),
-        );
+        return app.page(refused(
+            StatusCode::BAD_REQUEST,
+            "Unknown video",
+            "The form did not name a video from the asset manifest.".into(),
+            "Choose a video on the operator page.",
+            String::new(),
+        ));
     }
     let (file_name, ready) = match check(app, label, &s.open_id).await {
         Ok(r) => r,
@@ -309,7 +306,7 @@ pub async fn create(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
                 status = page.status().as_u16(),
                 "upload refused"
             );
-            return app.page(ctx, page);
+            return app.page(page);
         }
     };
     let new = NewUpload {
@@ -324,7 +321,7 @@ pub async fn create(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "could not record an upload");
-            return app.page(ctx, server_error());
+            return app.page(server_error());
         }
     };
     match created {
@@ -349,18 +346,18 @@ pub async fn create(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
 pub async fn show(app: &App, ctx: &Ctx) -> Resp {
     let s = match guard::operator(app, ctx).await {
         Ok(s) => s,
-        Err(page) => return app.page(ctx, page),
+        Err(page) => return app.page(page),
     };
     let Some(id) = routes::upload_id(ctx.path()) else {
-        return app.page(ctx, Page::NotFound);
+        return app.page(Page::NotFound);
     };
     let row = match app.store.upload(id).await {
         Ok(Some(r)) if r.open_id == s.open_id => r,
         // Another account's upload is as good as absent.
-        Ok(_) => return app.page(ctx, Page::NotFound),
+        Ok(_) => return app.page(Page::NotFound),
         Err(e) => {
             tracing::error!(error = %e, "upload lookup failed");
-            return app.page(ctx, server_error());
+            return app.page(server_error());
         }
     };
     let refreshing = parse_form(ctx.query())
@@ -376,7 +373,7 @@ pub async fn show(app: &App, ctx: &Ctx) -> Resp {
         refreshing,
     );
     let auto = view.running && view.refreshing;
-    let mut resp = app.page(ctx, Page::Upload(Box::new(view)));
+    let mut resp = app.page(Page::Upload(Box::new(view)));
     if auto {
         // The `Refresh` header, not `<meta http-equiv=refresh>`: browsers treat them alike,
         // and the page itself keeps no timed change (WCAG 2.2.1; the page offers a way to

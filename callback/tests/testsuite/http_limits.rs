@@ -287,3 +287,20 @@ async fn a_request_without_exactly_one_valid_host_is_400() {
     );
     h.stop().await;
 }
+
+#[tokio::test]
+async fn no_page_of_the_service_marks_a_site_page_as_current() {
+    let h = Harness::start().await;
+    // The site's pages are nginx's (or the demo's) to serve; the service's 404 at their address
+    // must not claim to be one of them.
+    for path in ["/privacy/", "/", "/terms/"] {
+        let r = h.get(path, &[]).await;
+        assert_eq!(r.status, 404, "{path}");
+        assert!(
+            !r.body.contains("aria-current=\"page\""),
+            "{path}: {}",
+            r.body
+        );
+    }
+    h.stop().await;
+}
