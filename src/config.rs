@@ -65,6 +65,9 @@ pub struct TikTokConfig {
     pub verification_content: Option<String>,
     pub pkce_challenge: PkceChallenge,
     pub chunk_size: u64,
+    /// Drafts TikTok lets one account hold pending within any 24 hours
+    /// (docs/tiktok-contract.md §11); the service refuses a send at it, before calling TikTok.
+    pub pending_share_limit: u32,
 }
 
 impl Default for TikTokConfig {
@@ -77,6 +80,7 @@ impl Default for TikTokConfig {
             verification_content: None,
             pkce_challenge: PkceChallenge::Hex,
             chunk_size: DEFAULT_CHUNK_SIZE,
+            pending_share_limit: 5,
         }
     }
 }
@@ -168,6 +172,7 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("tiktok", "verification_content", Kind::Text),
     ("tiktok", "pkce_challenge", Kind::Text),
     ("tiktok", "chunk_size", Kind::Integer),
+    ("tiktok", "pending_share_limit", Kind::Integer),
     ("callback", "listen", Kind::Text),
     ("callback", "public_url", Kind::Text),
     ("callback", "data_dir", Kind::Text),
@@ -329,6 +334,14 @@ impl Config {
                     self.tiktok.chunk_size
                 ),
                 "leave it unset (10000000) unless TikTok asks otherwise",
+            ));
+        }
+        if self.tiktok.pending_share_limit == 0 {
+            return Err(invalid(
+                "tiktok",
+                "pending_share_limit",
+                "0 drafts a day would refuse every send".into(),
+                "leave it unset (5, TikTok's limit) unless TikTok tells you another",
             ));
         }
         if self.callback.listen.parse::<SocketAddr>().is_err() {

@@ -84,6 +84,18 @@ pub struct OperatorView {
     pub manifest_note: String,
     /// Assets in the manifest with no review decision yet.
     pub unreviewed: usize,
+    /// TikTok's daily draft limit as it stands for this account.
+    pub drafts: DraftsView,
+}
+
+/// The account's pending-draft slots (docs/tiktok-contract.md §11).
+#[derive(Debug, Clone, Serialize)]
+pub struct DraftsView {
+    pub used: u32,
+    pub limit: u32,
+    /// When the next slot frees (UTC, to the minute); empty when none is taken.
+    pub next_free: String,
+    pub full: bool,
 }
 
 /// One approved asset on the operator page.
@@ -323,6 +335,7 @@ impl Page {
                 ctx.insert("uploads", &view.uploads);
                 ctx.insert("manifest_note", &view.manifest_note);
                 ctx.insert("unreviewed", &view.unreviewed);
+                ctx.insert("drafts", &view.drafts);
             }
             Page::Upload(view) => {
                 if let Ok(tera::Value::Object(map)) = tera::to_value(view) {
@@ -490,6 +503,12 @@ pub fn samples() -> Vec<Page> {
             ],
             manifest_note: String::new(),
             unreviewed: 1,
+            drafts: DraftsView {
+                used: 2,
+                limit: 5,
+                next_free: "2026-05-03 12:03".into(),
+                full: false,
+            },
         }),
         Page::Disconnected {
             message:

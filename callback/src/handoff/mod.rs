@@ -9,6 +9,7 @@
 mod advice;
 mod body;
 mod job;
+mod limit;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ use tokio::task::{AbortHandle, JoinSet};
 
 pub(crate) use advice::fail_reason;
 pub use advice::plain_state;
+pub use limit::{Slots, WINDOW_MS};
 
 use crate::App;
 use crate::tiktok::chunks::WHOLE_MAX;

@@ -46,6 +46,7 @@ pub async fn show(app: &App, ctx: &Ctx) -> Resp {
         uploads: lists.uploads,
         manifest_note: lists.manifest_note,
         unreviewed: lists.unreviewed,
+        drafts: lists.drafts,
     };
     app.page_with_image(Page::Operator(view), img_origin.as_deref())
 }

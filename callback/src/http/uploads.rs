@@ -13,8 +13,8 @@ use super::routes::{self, Route};
 use super::time::{utc_minute, utc_second};
 use super::{Resp, guard, redirect, server_error};
 use crate::assets::{Manifest, ManifestError, digest_fingerprinted, human_size};
-use crate::handoff::{self, Ready, plain_state};
-use crate::pages::{AssetItem, Page, UploadItem, UploadView};
+use crate::handoff::{self, Ready, Slots, plain_state};
+use crate::pages::{AssetItem, DraftsView, Page, UploadItem, UploadView};
 use crate::store::{Created, Decision, NewUpload, UploadRow, UploadState};
 use crate::tiktok::chunks::MAX_VIDEO;
 use crate::tiktok::content_type_for;
@@ -42,6 +42,48 @@ pub struct OperatorLists {
     pub uploads: Vec<UploadItem>,
     pub manifest_note: String,
     pub unreviewed: usize,
+    pub drafts: DraftsView,
+}
+
+/// The draft slots as the operator page shows them. A store failure shows the limit with no
+/// count rather than failing the page; sending still checks for itself.
+async fn drafts_view(app: &App, open_id: &str) -> DraftsView {
+    let limit = app.config.tiktok.pending_share_limit;
+    match Slots::of(app, open_id, now_ms()).await {
+        Ok(s) => DraftsView {
+            used: s.used,
+            limit: s.limit,
+            next_free: s.next_free_ms.map(utc_minute).unwrap_or_default(),
+            full: s.full(),
+        },
+        Err(e) => {
+            tracing::error!(error = %e, "could not count pending drafts");
+            DraftsView {
+                used: 0,
+                limit,
+                next_free: String::new(),
+                full: false,
+            }
+        }
+    }
+}
+
+/// The page for a send refused at TikTok's daily draft limit, before TikTok is called.
+fn limit_reached(s: &Slots) -> Page {
+    let next = s
+        .next_free_ms
+        .map(|t| format!(" The next slot frees at {} UTC.", utc_minute(t)))
+        .unwrap_or_default();
+    refused(
+        StatusCode::TOO_MANY_REQUESTS,
+        "TikTok's daily draft limit is reached",
+        format!(
+            "TikTok lets an account hold {} drafts pending within any 24 hours, and {} were sent from here in the last 24 hours.{next} Nothing was sent to TikTok.",
+            s.limit, s.used
+        ),
+        "Post or delete drafts in the TikTok app, or send this video after that time.",
+        String::new(),
+    )
 }
 
 /// The approved assets and recent uploads for the operator page. A missing or broken manifest
@@ -52,6 +94,7 @@ pub async fn operator_lists(app: &App, open_id: &str) -> OperatorLists {
         uploads: Vec::new(),
         manifest_note: String::new(),
         unreviewed: 0,
+        drafts: drafts_view(app, open_id).await,
     };
     let manifest = match load_manifest(app).await {
         Ok(m) => Some(m),
@@ -297,6 +340,22 @@ pub async fn create(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
             "Choose a video on the operator page.",
             String::new(),
         ));
+    }
+    // TikTok's daily limit first: a send past it would cost nothing here but be refused there.
+    match Slots::of(app, &s.open_id, now_ms()).await {
+        Ok(slots) if slots.full() => {
+            tracing::info!(
+                asset = label,
+                used = slots.used,
+                "upload refused: daily draft limit"
+            );
+            return app.page(limit_reached(&slots));
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::error!(error = %e, "could not count pending drafts");
+            return app.page(server_error());
+        }
     }
     let (file_name, ready) = match check(app, label, &s.open_id).await {
         Ok(r) => r,

@@ -112,6 +112,12 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX webhook_events_received_at ON webhook_events(received_at);
     CREATE INDEX webhook_events_user ON webhook_events(user_openid, outcome);
     "#,
+    // 4: when TikTok accepted an upload's init. Each accepted init takes one of the account's
+    // pending-draft slots for 24 hours (docs/tiktok-contract.md §11); `created_at` is when the
+    // operator pressed Send, which can be minutes earlier for a queued upload.
+    r#"
+    ALTER TABLE uploads ADD COLUMN inited_at INTEGER;
+    "#,
 ];
 
 /// Brings the schema up to date in one transaction per step.

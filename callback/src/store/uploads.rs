@@ -260,7 +260,7 @@ impl Store {
             c.execute(
                 &format!(
                     "UPDATE uploads SET publish_id = ?2, chunk_size = ?3, chunk_count = ?4,
-                        log_id = ?5, bytes_sent = 0, updated_at = ?6
+                        log_id = ?5, bytes_sent = 0, updated_at = ?6, inited_at = ?6
                      WHERE id = ?1 AND state IN {ACTIVE}"
                 ),
                 params![
@@ -273,6 +273,22 @@ impl Store {
                 ],
             )?;
             Ok(())
+        })
+        .await
+    }
+
+    /// When each of `open_id`'s inits that TikTok accepted after `since` was accepted, oldest
+    /// first: the drafts that count toward TikTok's pending limit. An upload refused at init or
+    /// never sent has no publish_id and takes no slot.
+    pub async fn pending_shares(&self, open_id: &str, since: i64) -> Result<Vec<i64>, StoreError> {
+        let open_id = open_id.to_string();
+        self.call(move |c, _| {
+            let mut stmt = c.prepare_cached(
+                "SELECT COALESCE(inited_at, created_at) AS t FROM uploads
+                 WHERE open_id = ?1 AND publish_id IS NOT NULL AND t > ?2 ORDER BY t",
+            )?;
+            let rows = stmt.query_map(params![open_id, since], |r| r.get(0))?;
+            Ok(rows.collect::<Result<Vec<i64>, _>>()?)
         })
         .await
     }

@@ -40,7 +40,11 @@ async fn harness() -> Harness {
 pub(crate) async fn harness_with(change: impl FnOnce(&mut common::Setup)) -> Harness {
     Harness::with(|s| {
         s.options.upload = fast();
-        s.configure = Some(Box::new(|c| c.tiktok.chunk_size = 5 * MIB));
+        // These tests send more drafts a day than TikTok allows; the limit has its own test.
+        s.configure = Some(Box::new(|c| {
+            c.tiktok.chunk_size = 5 * MIB;
+            c.tiktok.pending_share_limit = 1000;
+        }));
         change(s);
     })
     .await
@@ -1101,5 +1105,63 @@ async fn the_operator_page_tells_uploads_apart_by_number() {
             page.body
         );
     }
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn the_daily_draft_limit_is_shown_and_kept_before_tiktok_is_called() {
+    let h = harness_with(|s| {
+        s.configure = Some(Box::new(|c| {
+            c.tiktok.chunk_size = 5 * MIB;
+            c.tiktok.pending_share_limit = 2;
+        }))
+    })
+    .await;
+    add_asset(&h, "a", "a.mp4", &video(1024, 1));
+    add_asset(&h, "b", "b.mp4", &video(1024, 2));
+    approve(&h, "a").await;
+    approve(&h, "b").await;
+    let op = operator(&h).await;
+    let page = h.get("/operator", &[(SESSION_COOKIE, &op.0)]).await;
+    assert!(
+        page.body.contains("<strong>0 of 2</strong>"),
+        "{}",
+        page.body
+    );
+
+    for (label, n) in [("a", 1), ("b", 2)] {
+        let id = upload_id(&send(&h, &op, label).await);
+        until(&h, id, "in the inbox", |r| r.state == UploadState::InInbox).await;
+        let page = h.get("/operator", &[(SESSION_COOKIE, &op.0)]).await;
+        assert!(
+            page.body.contains(&format!("<strong>{n} of 2</strong>")),
+            "{}",
+            page.body
+        );
+        assert!(
+            page.body.contains("The next slot frees at"),
+            "{}",
+            page.body
+        );
+    }
+
+    // At the limit: no send button, the reason instead, and a send refused here.
+    let page = h.get("/operator", &[(SESSION_COOKIE, &op.0)]).await;
+    assert!(
+        page.body.contains("The daily draft limit is reached"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("to the TikTok inbox</button>"),
+        "{}",
+        page.body
+    );
+    let inits = h.sim.calls(Endpoint::Init);
+    let r = send(&h, &op, "a").await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert!(r.body.contains("daily draft limit"), "{}", r.body);
+    assert!(r.body.contains("Nothing was sent to TikTok"), "{}", r.body);
+    assert_eq!(h.sim.calls(Endpoint::Init), inits, "TikTok was called");
     h.stop().await;
 }
