@@ -7,6 +7,7 @@
 pub mod chrome;
 pub mod config;
 pub mod dates;
+pub mod escape;
 pub mod location;
 pub mod ports;
 pub mod scopes;

@@ -2,21 +2,7 @@
 //! text, found in rendered pages). Both the Markdown pass and the glossary make ids, so the rule
 //! lives here rather than in either of them.
 
-/// Escapes text for HTML content and double-quoted attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::escape::html as escape;
 
 /// Every `id="…"` in rendered HTML: the anchors a link may point at, wherever they came from
 /// (Markdown headings, footnotes, templates, glossary entries).

@@ -169,20 +169,7 @@ pub(crate) fn with_query(uri: &str, pairs: &[(&str, &str)]) -> String {
     format!("{uri}{sep}{}", query.join("&"))
 }
 
-pub(crate) fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub(crate) use mdz::escape::html as esc;
 
 /// Parsed `application/x-www-form-urlencoded` data (query string or body). A repeated name is
 /// kept as an error: a client that sends `code` twice has a bug the simulator should expose.
