@@ -13,6 +13,10 @@
 //! `mdz-callback` process (production settings: 10 MB chunks,
 //! every retry and poll as in production), so its VmHWM is the peak of that upload alone.
 
+#[path = "support/procfs.rs"]
+mod procfs;
+use procfs::proc_kib;
+
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
@@ -186,16 +190,6 @@ async fn serve_sink(listener: TcpListener, sink: Shared, origin: String) {
                 .await;
         });
     }
-}
-
-/// `VmHWM` or `VmRSS` of a process, in KiB.
-fn proc_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 struct Service {

@@ -11,6 +11,10 @@
 //! forged deliveries (refused before anything touches the disk). After the run every answered
 //! distinct event must be in the database, or the figure would not count.
 
+#[path = "support/procfs.rs"]
+mod procfs;
+use procfs::proc_kib;
+
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -46,15 +50,6 @@ fn event(n: u64) -> String {
         "content": serde_json::json!({"publish_id": format!("v_inbox_file~v2.{n}"), "publish_type": "INBOX_SHARE"}).to_string(),
     })
     .to_string()
-}
-
-fn kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 #[derive(Clone, Copy)]
@@ -162,12 +157,12 @@ async fn main() {
         assert!(Instant::now() < deadline, "the service did not start");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let idle = kib(pid, "VmRSS:");
+    let idle = proc_kib(pid, "VmRSS:");
     let (distinct, stored) = phase(&base, Kind::Distinct, secs, clients, 200).await;
-    let after_distinct = kib(pid, "VmRSS:");
+    let after_distinct = proc_kib(pid, "VmRSS:");
     let (again, _) = phase(&base, Kind::Redelivered, secs, clients, 200).await;
     let (forged, _) = phase(&base, Kind::Forged, secs, clients, 401).await;
-    let peak = kib(pid, "VmHWM:");
+    let peak = proc_kib(pid, "VmHWM:");
     let _ = child.kill();
     let _ = child.wait();
     let db = rusqlite::Connection::open(dir.path().join("data").join(mdz_callback::store::DB_FILE))
