@@ -391,6 +391,17 @@ impl Config {
     }
 }
 
+/// Whether deploy/nginx.conf answers `name` as TikTok's verification file: its location is
+/// `~ ^/tiktok[A-Za-z0-9]+\.txt$` in both server blocks, and only that location is also served
+/// over plain http and as `text/plain` whatever the extension's MIME type. Any other name is
+/// answered by `location /` (https) or the redirect (http), which URL-prefix verification does not
+/// follow (docs/tiktok-contract.md §14).
+pub fn nginx_serves_verification_file(name: &str) -> bool {
+    name.strip_prefix("tiktok")
+        .and_then(|rest| rest.strip_suffix(".txt"))
+        .is_some_and(|token| !token.is_empty() && token.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
 fn is_absolute_http(url: &str) -> bool {
     let rest = url
         .strip_prefix("https://")

@@ -16,6 +16,7 @@ pub mod handoff;
 pub mod http;
 pub mod logging;
 pub mod pages;
+pub mod preflight;
 pub mod records;
 pub mod review;
 pub mod secrets;

@@ -86,6 +86,27 @@ enum Command {
         #[arg(long, default_value = "config.toml", value_name = "PATH", help = CONFIG_HELP, global = true)]
         config: PathBuf,
     },
+    /// Check the deployment from the outside, as TikTok's reviewer and servers will meet it
+    /// (TLS, the site's pages and links, the scopes on the privacy page, the verification file,
+    /// the redirect URI, the webhook, the security headers), and print a checklist saying what
+    /// to do about each failure. Exits non-zero when any check fails. Needs no secrets.
+    Preflight {
+        #[arg(long, default_value = "config.toml", value_name = "PATH", help = CONFIG_HELP)]
+        config: PathBuf,
+        /// A PEM file of certificate authorities to trust besides the public ones, for a
+        /// deployment whose certificate a private or staging CA signed.
+        #[arg(long, value_name = "PATH")]
+        ca_file: Option<PathBuf>,
+        /// Check the site at this address instead of site.base_url (e.g. a staging copy).
+        #[arg(long, value_name = "URL")]
+        base_url: Option<String>,
+        /// Check the callback at this origin instead of callback.public_url.
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
+        /// Seconds one connection or request may take before its check fails.
+        #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+        timeout: u64,
+    },
     /// Render every page with sample data into DIR (for the page checker).
     #[command(hide = true)]
     SamplePages {
@@ -206,6 +227,23 @@ fn main() -> ExitCode {
                     Ok(())
                 }
             },
+            Command::Preflight {
+                config,
+                ca_file,
+                base_url,
+                public_url,
+                timeout,
+            } => {
+                let options = mdz_callback::preflight::Options {
+                    ca_file,
+                    base_url,
+                    public_url,
+                    timeout: std::time::Duration::from_secs(timeout),
+                };
+                let report = mdz_callback::preflight::command(&config, &options).await?;
+                print!("{report}");
+                Ok(report.verdict()?)
+            }
             Command::SamplePages { dir, config } => {
                 let n = mdz_callback::commands::sample_pages(&config, &dir)?;
                 println!("wrote {n} pages to {}", dir.display());

@@ -11,21 +11,6 @@ use crate::dates;
 use crate::location::Location;
 use crate::scopes;
 
-/// TikTok's published scope names; a page mentioning one discloses it (except the forbidden
-/// ones, which the policy names only to say they are never used).
-const KNOWN_SCOPES: &[&str] = &[
-    "user.info.basic",
-    "user.info.profile",
-    "user.info.stats",
-    "video.list",
-    "video.upload",
-    "video.publish",
-    "research.adlib.basic",
-    "research.data.basic",
-    "portability.all.single",
-    "portability.all.ongoing",
-];
-
 /// The page that explains the flow and each scope, for users and TikTok's app review.
 pub const HOW_IT_WORKS: &str = "how-it-works.md";
 
@@ -49,11 +34,7 @@ pub fn check(
         )),
         Some(privacy) => {
             let body = privacy.page.body();
-            let disclosed: Vec<&str> = KNOWN_SCOPES
-                .iter()
-                .copied()
-                .filter(|s| !scopes::FORBIDDEN.contains(s) && mentions(body, s))
-                .collect();
+            let disclosed = scopes::disclosed(body);
             let (line, column) = locate_key(&config_text(config), "tiktok", "scopes");
             let config_loc = Location::new("config.toml", line, column);
             for s in &config.tiktok.scopes {
@@ -218,7 +199,7 @@ fn scope_sections(body: &str) -> Vec<ScopeSection> {
             Event::Start(Tag::Heading { .. }) => heading = Some((range.start, Vec::new())),
             Event::Code(code) => {
                 if let Some((_, names)) = heading.as_mut() {
-                    if KNOWN_SCOPES.contains(&code.as_ref()) {
+                    if scopes::KNOWN.contains(&code.as_ref()) {
                         names.push(code.to_string());
                     }
                 }
@@ -248,20 +229,6 @@ fn scope_sections(body: &str) -> Vec<ScopeSection> {
 /// The configuration as written, to point at the line of a key.
 fn config_text(config: &Config) -> String {
     std::fs::read_to_string(config.dir.join("config.toml")).unwrap_or_default()
-}
-
-/// `s` as a whole word (scope names contain dots, so plain `contains` would also match
-/// `video.uploads`).
-fn mentions(text: &str, s: &str) -> bool {
-    text.match_indices(s).any(|(i, _)| {
-        let before = text[..i].chars().next_back();
-        let after = text[i + s.len()..].chars().next();
-        let word = |c: char| c.is_alphanumeric() || c == '_';
-        !before.is_some_and(word)
-            && !after.is_some_and(|c| {
-                word(c) || c == '.' && text[i + s.len() + 1..].starts_with(char::is_alphanumeric)
-            })
-    })
 }
 
 /// security.txt must not be expired (a problem) and should not expire within 30 days (a warning).
@@ -322,12 +289,5 @@ mod tests {
             "running text and headings without backticks explain nothing; a sub-heading ends the section"
         );
         assert_eq!(&body[sections[0].offset..sections[0].offset + 3], "## ");
-    }
-
-    #[test]
-    fn scope_mentions_are_whole_words() {
-        assert!(mentions("uses video.upload.", "video.upload"));
-        assert!(!mentions("uses video.uploads", "video.upload"));
-        assert!(!mentions("uses video.upload.more", "video.upload"));
     }
 }

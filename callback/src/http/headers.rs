@@ -65,6 +65,12 @@ impl Standard {
         Standard(set)
     }
 
+    /// The set itself: what `mdz-callback preflight` expects on `/healthz` through the public
+    /// URL, so that a proxy dropping or doubling one is noticed.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.0
+    }
+
     /// The standard set plus the response's own headers, which win where both have one (a
     /// page's own CSP). Starting from a copy of the prepared map is cheaper than inserting
     /// the set into each response one header at a time.
