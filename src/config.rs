@@ -508,6 +508,25 @@ security_txt_expires = 2027-05-01T00:00:00Z
 scopes = ["user.info.basic", "video.upload"]
 "#;
 
+    #[test]
+    fn nginx_serves_only_tiktok_letters_and_digits_txt_as_the_verification_file() {
+        for name in ["tiktokAbC123.txt", "tiktok7.txt"] {
+            assert!(nginx_serves_verification_file(name), "{name}");
+        }
+        for name in [
+            "tiktok.txt",
+            "tiktok-abc.txt",
+            "tiktok_abc.txt",
+            "TikTokAbc.txt",
+            "tiktokAbc.TXT",
+            "tiktokAbc.txt.bak",
+            "xtiktokAbc.txt",
+            "verify.txt",
+        ] {
+            assert!(!nginx_serves_verification_file(name), "{name}");
+        }
+    }
+
     fn parse(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
         Config::parse(
             Path::new("config.toml"),

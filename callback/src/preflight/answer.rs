@@ -64,10 +64,14 @@ pub(super) async fn send(request: reqwest::RequestBuilder, url: &str) -> Result<
     })
 }
 
-/// `e` and each of its sources, joined: "error sending request: …: invalid peer certificate: …".
+/// The causes of `e`, joined ("client error (Connect): invalid peer certificate: UnknownIssuer"):
+/// reqwest's own message only repeats the URL the checklist line already names.
 pub(super) fn causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
+    let Some(first) = e.source() else {
+        return e.to_string();
+    };
+    let mut text = first.to_string();
+    let mut source = first.source();
     while let Some(s) = source {
         let next = s.to_string();
         if !text.contains(&next) {

@@ -10,6 +10,7 @@ mod common;
 mod fuzz_corpora;
 mod http_limits;
 mod nginx;
+mod preflight;
 mod process_faults;
 mod records;
 mod robustness;

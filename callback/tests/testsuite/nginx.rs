@@ -27,13 +27,13 @@ use mdz_callback::store::{Cipher, Store};
 use mdz_tiktok_sim::{SimOptions, StatusScript};
 use sha2::{Digest, Sha256};
 
-const KEY_HEX: &str = "5d2c8e1f3a4b6c7d8e9f0a1b2c3d4e5f5d2c8e1f3a4b6c7d8e9f0a1b2c3d4e5f";
+pub(crate) const KEY_HEX: &str = "5d2c8e1f3a4b6c7d8e9f0a1b2c3d4e5f5d2c8e1f3a4b6c7d8e9f0a1b2c3d4e5f";
 /// The address the test's browser connects to nginx from.
 const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 /// What the browser claims to be, in the header nginx must overwrite.
 const FORGED: &str = "203.0.113.9";
 
-fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
@@ -58,7 +58,7 @@ fn nginx_binary() -> PathBuf {
 
 /// `text` with every `from` replaced, failing when `from` is not there: a changed
 /// deploy/nginx.conf must be noticed here, not tested half-converted.
-fn swap(text: &str, from: &str, to: &str) -> String {
+pub(crate) fn swap(text: &str, from: &str, to: &str) -> String {
     assert!(
         text.contains(from),
         "deploy/nginx.conf no longer contains `{from}`; update tests/nginx.rs"
@@ -71,17 +71,17 @@ const LETSENCRYPT: &str = "/etc/letsencrypt/live/miradigitalzen.ecooffice.net/";
 
 /// The ports of one nginx run.
 #[derive(Clone, Copy)]
-struct Ports {
+pub(crate) struct Ports {
     /// The port-80 server block.
-    http: u16,
+    pub(crate) http: u16,
     /// The port-443 server block, TLS and http2 as shipped.
-    tls: u16,
+    pub(crate) tls: u16,
     /// The same block over plain http as well, for the test's browser.
-    plain: u16,
+    pub(crate) plain: u16,
 }
 
 impl Ports {
-    fn free() -> Ports {
+    pub(crate) fn free() -> Ports {
         Ports {
             http: free_port(),
             tls: free_port(),
@@ -119,7 +119,12 @@ fn throwaway_certificate(dir: &Path) -> PathBuf {
 /// copies of deploy/'s includes (with the upstream's read timeout cut to `read_timeout`
 /// seconds when given) and both logs in `dir`, and `callback_port` as the upstream.
 /// Everything else is the file as shipped.
-fn site_config(ports: Ports, callback_port: u16, dir: &Path, read_timeout: Option<u32>) -> String {
+pub(crate) fn site_config(
+    ports: Ports,
+    callback_port: u16,
+    dir: &Path,
+    read_timeout: Option<u32>,
+) -> String {
     let shipped = std::fs::read_to_string(repo().join("deploy/nginx.conf")).unwrap();
     let blocks: Vec<&str> = shipped.split("\nserver {").collect();
     assert_eq!(
@@ -199,13 +204,13 @@ fn site_config(ports: Ports, callback_port: u16, dir: &Path, read_timeout: Optio
 
 /// nginx in the foreground, one process (so killing it stops it all), every file it writes in
 /// `dir`, listening on all of `ports` once started. Killed when dropped.
-struct Nginx {
+pub(crate) struct Nginx {
     child: Child,
     error_log: PathBuf,
 }
 
 impl Nginx {
-    fn start(dir: &Path, site: &str, ports: Ports) -> Nginx {
+    pub(crate) fn start(dir: &Path, site: &str, ports: Ports) -> Nginx {
         let site_path = dir.join("mdz.conf");
         std::fs::write(&site_path, site).unwrap();
         let d = dir.display();
@@ -277,7 +282,7 @@ impl Nginx {
         std::fs::read_to_string(&self.error_log).unwrap_or_default()
     }
 
-    fn assert_running(&mut self) {
+    pub(crate) fn assert_running(&mut self) {
         if let Some(status) = self.child.try_wait().unwrap() {
             panic!("nginx exited ({status}):\n{}", self.errors());
         }
