@@ -233,6 +233,7 @@ impl Site {
         let mut expired = Vec::new();
         let mut warnings = Vec::new();
         policy::check_expiry(&self.config, today, &mut expired, &mut warnings);
+        policy::check_verification_file(&self.config, &mut warnings);
         Report {
             problems: self.collect_problems(expired),
             warnings,

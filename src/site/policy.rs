@@ -259,6 +259,24 @@ pub fn check_expiry(
     }
 }
 
+/// A verification file name outside deploy/nginx.conf's verification location
+/// (`tiktok` + letters and digits + `.txt`) is still written, but nginx answers it over plain
+/// http with a redirect, which TikTok's URL-prefix verification does not follow
+/// (docs/tiktok-contract.md §14). A warning, not a problem: another web server may serve it.
+pub fn check_verification_file(config: &Config, warnings: &mut Vec<String>) {
+    let Some(file) = &config.tiktok.verification_file else {
+        return;
+    };
+    if crate::config::nginx_serves_verification_file(file) {
+        return;
+    }
+    let (line, column) = locate_key(&config_text(config), "tiktok", "verification_file");
+    let location = Location::new(config.dir.join("config.toml"), line, column);
+    warnings.push(format!(
+        "{location}: tiktok.verification_file `{file}` is not a name deploy/nginx.conf serves as the verification file (tiktok, then letters and digits, then .txt); use the exact name TikTok gives"
+    ));
+}
+
 /// Today's date in UTC from the system clock (only `mdz check` asks; builds never do).
 pub fn today_utc() -> (i32, u8, u8) {
     let (y, m, d) = dates::civil_from_days(dates::now_secs().div_euclid(86_400));
@@ -268,6 +286,32 @@ pub fn today_utc() -> (i32, u8, u8) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_verification_file_nginx_would_not_serve_is_a_warning_at_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let warn = |file: &str| {
+            std::fs::write(
+                &path,
+                format!("[site]\nbase_url = \"https://example.com/\"\ncontact = \"a@example.com\"\nsecurity_txt_expires = 2027-05-01T00:00:00Z\n[tiktok]\nverification_file = \"{file}\"\nverification_content = \"x\"\n"),
+            )
+            .unwrap();
+            let config =
+                Config::parse(&path, &std::fs::read_to_string(&path).unwrap(), []).unwrap();
+            let mut warnings = Vec::new();
+            check_verification_file(&config, &mut warnings);
+            warnings
+        };
+        assert!(warn("tiktokAbC123.txt").is_empty());
+        let w = warn("tiktok-abc.txt");
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("config.toml:6:"), "{w:?}");
+        assert!(
+            w[0].contains("`tiktok-abc.txt` is not a name deploy/nginx.conf serves"),
+            "{w:?}"
+        );
+    }
 
     #[test]
     fn today_is_a_plausible_date() {

@@ -549,3 +549,36 @@ fn every_argument_of_every_command_says_what_it_is() {
         }
     }
 }
+
+#[test]
+fn check_warns_of_a_verification_file_name_nginx_would_not_serve() {
+    let site = scratch_site();
+    let root = site.path();
+    let config = read(root, "config.toml");
+    let with = |name: &str| {
+        config.replacen(
+            "# verification_file = \"tiktokXXXX.txt\"\n# verification_content = \"tiktok-developers-site-verification=XXXX\"",
+            &format!("verification_file = \"{name}\"\nverification_content = \"tiktok-developers-site-verification=Ab12\""),
+            1,
+        )
+    };
+    assert_ne!(
+        with("x"),
+        config,
+        "config.toml no longer has the commented verification lines"
+    );
+    write(root, "config.toml", &with("tiktok-Ab12.txt"));
+    let (ok, err) = check(root);
+    assert!(ok, "a warning, not a problem: {err}");
+    let line = line_of(&read(root, "config.toml"), "verification_file =");
+    assert!(
+        err.contains(&format!(
+            "warning: {}:{line}:",
+            root.join("config.toml").display()
+        )) && err.contains("`tiktok-Ab12.txt` is not a name deploy/nginx.conf serves"),
+        "{err}"
+    );
+    write(root, "config.toml", &with("tiktokAb12.txt"));
+    let (ok, err) = check(root);
+    assert!(ok && !err.contains("verification_file"), "{err}");
+}
