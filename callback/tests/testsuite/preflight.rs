@@ -3,9 +3,11 @@
 //! over TLS with a certificate from a private CA (`--ca-file`), in front of the real
 //! `mdz-callback serve`. The deployment as shipped passes every check; a broken one (pages
 //! missing or redirected, the home page's link, the scopes on the privacy page, a stale
-//! verification file, another redirect URI, no webhook route, a dropped header, a certificate
-//! expiring in 10 days), the same site over plain http, an untrusted certificate and a server
-//! offering only TLS 1.0 and 1.1 each make their checks fail, with the exit status non-zero.
+//! verification file sent as a download, another redirect URI, no webhook route, a dropped
+//! header, a certificate expiring in 10 days), the same site over plain http with a verification
+//! file name nginx does not serve as one, an untrusted certificate, a certificate for another
+//! host and a server offering only TLS 1.0 and 1.1 each make their checks fail, with the exit
+//! status non-zero.
 //!
 //! nginx and openssl are required (scripts/test installs them); this test never skips.
 
@@ -19,99 +21,61 @@ use crate::nginx::{KEY_HEX, Nginx, Ports, repo, site_config, swap};
 
 const VERIFICATION_FILE: &str = "tiktokPreflight42.txt";
 const VERIFICATION: &str = "tiktok-developers-site-verification=Preflight42";
+/// The names the test's certificates are for.
+const LOCAL: &str = "DNS:localhost,IP:127.0.0.1";
 
-fn openssl(dir: &Path, args: &[&str]) {
+/// `openssl` with `args` (split at spaces) in `dir`.
+fn openssl(dir: &Path, args: &str) {
     let out = Command::new("openssl")
-        .args(args)
+        .args(args.split_whitespace())
         .current_dir(dir)
         .stdin(Stdio::null())
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "openssl {args:?}: {}",
+        "openssl {args}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+const EC_KEY: &str = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
 
 /// A private certificate authority in `dir`: `ca.pem` (what `--ca-file` gets) and its key.
 fn private_ca(dir: &Path) -> PathBuf {
     openssl(
         dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-subj",
-            "/CN=mdz preflight test CA",
-            "-days",
-            "30",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
+        &format!(
+            "req -x509 {EC_KEY} -subj /CN=mdz-preflight-test-CA -days 30 -keyout ca.key -out ca.pem \
+             -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign"
+        ),
     );
     dir.join("ca.pem")
 }
 
-/// A server certificate for localhost and 127.0.0.1 from the CA in `ca_dir`, valid for `days`,
-/// installed over the throwaway one in `dir/tls/` (certbot's names, as deploy/nginx.conf
-/// expects them).
-fn install_certificate(ca_dir: &Path, dir: &Path, days: u32) {
-    let tls = dir.join("tls");
+/// A server certificate for `names` (a subjectAltName value) from the CA in `ca_dir`, valid
+/// for `days`, as certbot names its files (deploy/nginx.conf expects them) in `tls`, over the
+/// throwaway certificate nginx.rs puts there.
+fn install_certificate(ca_dir: &Path, tls: &Path, names: &str, days: u32) {
+    std::fs::create_dir_all(tls).unwrap();
     std::fs::write(
         tls.join("ext.cnf"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+        format!(
+            "subjectAltName={names}\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+        ),
     )
     .unwrap();
     openssl(
-        &tls,
-        &[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            "privkey.pem",
-            "-out",
-            "leaf.csr",
-        ],
+        tls,
+        &format!("req -new {EC_KEY} -subj /CN=preflight -keyout privkey.pem -out leaf.csr"),
     );
     let ca = ca_dir.display();
     openssl(
-        &tls,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "leaf.csr",
-            "-CA",
-            &format!("{ca}/ca.pem"),
-            "-CAkey",
-            &format!("{ca}/ca.key"),
-            "-set_serial",
-            &days.to_string(),
-            "-days",
-            &days.to_string(),
-            "-extfile",
-            "ext.cnf",
-            "-out",
-            "fullchain.pem",
-        ],
+        tls,
+        &format!(
+            "x509 -req -in leaf.csr -CA {ca}/ca.pem -CAkey {ca}/ca.key -set_serial {days} \
+             -days {days} -extfile ext.cnf -out fullchain.pem"
+        ),
     );
     std::fs::copy(ca_dir.join("ca.pem"), tls.join("chain.pem")).unwrap();
 }
@@ -206,7 +170,7 @@ async fn preflight_passes_the_deployment_as_shipped_and_fails_each_check_on_a_br
     let good = Ports::free();
     let public = publish(&good_dir, VERIFICATION);
     let site = deployment(&good_dir, good, callback_port, &public);
-    install_certificate(&ca_dir, &good_dir, 90);
+    install_certificate(&ca_dir, &good_dir.join("tls"), LOCAL, 90);
     let mut good_nginx = Nginx::start(&good_dir, &site, good);
 
     // The broken one, in front of the same service.
@@ -243,13 +207,33 @@ async fn preflight_passes_the_deployment_as_shipped_and_fails_each_check_on_a_br
         "    absolute_redirect off;\n",
         "    absolute_redirect off;\n    location = /terms/ { return 302 /terms/index.html; }\n",
     );
-    // A server still on TLS 1.0 and 1.1 only, with the same certificate.
-    let tls = broken_dir.join("tls");
-    let site = format!(
-        "{site}\nserver {{\n    listen 127.0.0.1:{old_tls} ssl;\n    ssl_certificate {t}/fullchain.pem;\n    ssl_certificate_key {t}/privkey.pem;\n    ssl_protocols TLSv1 TLSv1.1;\n    ssl_ciphers DEFAULT:@SECLEVEL=0;\n    return 200 \"old\\n\";\n}}\n",
-        t = tls.display()
+    // Sent as a download rather than text.
+    let site = swap(
+        &site,
+        "        default_type text/plain;\n    }\n    location = /.well-known/security.txt",
+        "        types { } default_type application/octet-stream;\n    }\n    location = /.well-known/security.txt",
     );
-    install_certificate(&ca_dir, &broken_dir, 10);
+    install_certificate(&ca_dir, &broken_dir.join("tls"), LOCAL, 10);
+    // Two more https servers: one still on TLS 1.0 and 1.1 only, one whose certificate names
+    // another host.
+    let (old_tls, other_host) = (free_port(), free_port());
+    let other = broken_dir.join("other");
+    install_certificate(&ca_dir, &other, "DNS:example.invalid", 90);
+    let server = |port: u16, tls: &Path, protocols: &str| {
+        format!(
+            "server {{\n    listen 127.0.0.1:{port} ssl;\n    ssl_certificate {t}/fullchain.pem;\n    ssl_certificate_key {t}/privkey.pem;\n    {protocols}\n    return 200 \"ok\\n\";\n}}\n",
+            t = tls.display()
+        )
+    };
+    let site = format!(
+        "{site}\n{}{}",
+        server(
+            old_tls,
+            &broken_dir.join("tls"),
+            "ssl_protocols TLSv1 TLSv1.1; ssl_ciphers DEFAULT:@SECLEVEL=0;"
+        ),
+        server(other_host, &other, "ssl_protocols TLSv1.2 TLSv1.3;"),
+    );
     let mut broken_nginx = Nginx::start(&broken_dir, &site, broken);
 
     // The operator's settings; the addresses come from the environment, as on a server.
@@ -351,6 +335,10 @@ async fn preflight_passes_the_deployment_as_shipped_and_fails_each_check_on_a_br
         ),
         (
             "verification file",
+            "is sent as `application/octet-stream`, not text/plain; ",
+        ),
+        (
+            "verification file",
             "bytes that are not exactly tiktok.verification_content",
         ),
         (
@@ -372,9 +360,15 @@ async fn preflight_passes_the_deployment_as_shipped_and_fails_each_check_on_a_br
         "{tls_line}"
     );
 
-    // The shipped site over plain http: the pages, the prefix and the redirect URI fail.
+    // The shipped site over plain http, and a verification file name nginx does not serve as
+    // one: the pages, the prefix and the redirect URI fail.
     let plain = format!("http://127.0.0.1:{}", good.plain);
-    let (code, out, _) = preflight(&["--ca-file", ca], &addresses(&plain, &plain));
+    let mut env = addresses(&plain, &plain);
+    env.push((
+        "MDZ_TIKTOK_VERIFICATION_FILE".into(),
+        "tiktok-Preflight42.txt".into(),
+    ));
+    let (code, out, _) = preflight(&["--ca-file", ca], &env);
     assert_eq!(code, 2, "{out}");
     for (name, says) in [
         ("TLS", "is not https"),
@@ -383,6 +377,10 @@ async fn preflight_passes_the_deployment_as_shipped_and_fails_each_check_on_a_br
         (
             "verification file",
             "TikTok verifies only an https prefix on a domain name",
+        ),
+        (
+            "verification file",
+            "deploy/nginx.conf serves only tiktok<letters and digits>.txt as the verification file, not `tiktok-Preflight42.txt`",
         ),
         (
             "redirect URI",
@@ -408,6 +406,17 @@ async fn preflight_passes_the_deployment_as_shipped_and_fails_each_check_on_a_br
     );
     assert!(text.contains("--ca-file"), "{text}");
     assert_eq!(line(&out, "privacy page").0, "FAIL", "{out}");
+
+    // A certificate for another host.
+    let elsewhere = format!("https://localhost:{other_host}");
+    let (code, out, _) = preflight(&["--ca-file", ca], &addresses(&elsewhere, &elsewhere));
+    assert_eq!(code, 2, "{out}");
+    let (verdict, text) = line(&out, "TLS");
+    assert_eq!(verdict, "FAIL", "{out}");
+    assert!(
+        text.contains("the certificate is not valid for localhost"),
+        "{text}"
+    );
 
     // A server that offers only TLS 1.0 and 1.1.
     let old = format!("https://localhost:{old_tls}");
