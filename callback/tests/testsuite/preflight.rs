@@ -175,7 +175,6 @@ async fn preflight_passes_the_deployment_as_shipped_and_fails_each_check_on_a_br
 
     // The broken one, in front of the same service.
     let broken = Ports::free();
-    let old_tls = free_port();
     let public = publish(&broken_dir, "tiktok-developers-site-verification=Stale99");
     std::fs::remove_dir_all(public.join("support")).unwrap();
     edit(&public, "index.html", "href=/terms/", "href=/terms");
