@@ -432,3 +432,34 @@ async fn preflight_passes_the_deployment_as_shipped_and_fails_each_check_on_a_br
     let took = began.elapsed();
     assert!(took < Duration::from_secs(30), "took {took:?}");
 }
+
+#[test]
+fn preflight_names_a_bad_address_or_ca_file_and_connects_nowhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("config.toml"), SITE).unwrap();
+    std::fs::write(d.join("ca.pem"), "no certificate here\n").unwrap();
+    for (args, says) in [
+        (
+            &["--base-url", "example.com/"][..],
+            "the site's address (site.base_url or --base-url) `example.com/` is not an absolute URL",
+        ),
+        (
+            &["--public-url", "//example.com"][..],
+            "the callback's address (callback.public_url or --public-url) `//example.com` is not an absolute URL",
+        ),
+        (
+            &["--ca-file", "ca.pem"][..],
+            "--ca-file ca.pem: no certificate in the file",
+        ),
+        (&["--ca-file", "missing.pem"][..], "--ca-file missing.pem: "),
+    ] {
+        let mut all = vec!["preflight"];
+        all.extend_from_slice(args);
+        let (code, out, err) = run(d, &all, &[]);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(out.is_empty(), "{args:?}: checked something: {out}");
+        assert!(err.contains(says), "{args:?}: wanted `{says}` in {err}");
+        assert!(err.contains("help: "), "{args:?}: {err}");
+    }
+}
