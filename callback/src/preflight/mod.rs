@@ -171,6 +171,12 @@ pub enum PreflightError {
         source: url::ParseError,
         help: &'static str,
     },
+    #[error("{what} `{value}` is not an http(s) URL with a host\n  help: {help}")]
+    NotHttp {
+        what: &'static str,
+        value: String,
+        help: &'static str,
+    },
     #[error("cannot set up TLS: {0}")]
     Tls(#[source] rustls::Error),
     #[error("cannot set up the HTTP client: {0}")]
@@ -235,13 +241,22 @@ pub async fn run(config: &Config, options: &Options) -> Result<Report, Preflight
     Ok(Report { checks })
 }
 
+/// An absolute http(s) URL; anything else (`mailto:`, a relative path) has no pages to check.
 fn parse(what: &'static str, value: &str, help: &'static str) -> Result<Url, PreflightError> {
-    Url::parse(value).map_err(|source| PreflightError::Url {
+    let url = Url::parse(value).map_err(|source| PreflightError::Url {
         what,
         value: value.to_string(),
         source,
         help,
-    })
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(PreflightError::NotHttp {
+            what,
+            value: value.to_string(),
+            help,
+        });
+    }
+    Ok(url)
 }
 
 #[cfg(test)]

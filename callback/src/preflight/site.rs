@@ -26,7 +26,9 @@ pub(super) async fn checks(client: &reqwest::Client, base: &Url, config: &Config
     let mut linked = Vec::new();
     let mut pages = Vec::new();
     for (name, path) in PAGES {
-        let url = base.join(path).expect("a relative path joins");
+        let url = base
+            .join(path)
+            .expect("an http(s) URL takes a relative path");
         let answer = get(client, url.as_str()).await;
         pages.push(page_check(name, &url, &answer));
         if path == "privacy/" {
@@ -36,15 +38,15 @@ pub(super) async fn checks(client: &reqwest::Client, base: &Url, config: &Config
             linked.push(url);
         }
     }
-    checks.push(match page_check("home page", base, &home) {
-        Check {
-            outcome: Outcome::Pass(seen),
-            ..
-        } => {
-            let home = home.as_ref().expect("passed");
-            home_links(base, &home.text(), &linked, seen)
-        }
-        failed => failed,
+    checks.push(match (page_check("home page", base, &home), &home) {
+        (
+            Check {
+                outcome: Outcome::Pass(seen),
+                ..
+            },
+            Ok(answer),
+        ) => home_links(base, &answer.text(), &linked, seen),
+        (other, _) => other,
     });
     checks.extend(pages);
     checks.push(scopes(privacy.as_ref(), config));

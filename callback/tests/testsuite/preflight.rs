@@ -449,6 +449,10 @@ fn preflight_names_a_bad_address_or_ca_file_and_connects_nowhere() {
             "the callback's address (callback.public_url or --public-url) `//example.com` is not an absolute URL",
         ),
         (
+            &["--base-url", "mailto:info@example.com"][..],
+            "`mailto:info@example.com/` is not an http(s) URL with a host",
+        ),
+        (
             &["--ca-file", "ca.pem"][..],
             "--ca-file ca.pem: no certificate in the file",
         ),
