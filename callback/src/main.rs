@@ -104,7 +104,7 @@ enum Command {
         #[arg(long, value_name = "URL")]
         public_url: Option<String>,
         /// Seconds one connection or request may take before its check fails.
-        #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+        #[arg(long, default_value_t = 10, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
         timeout: u64,
     },
     /// Render every page with sample data into DIR (for the page checker).
