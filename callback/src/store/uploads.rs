@@ -359,6 +359,94 @@ impl Store {
         .await
     }
 
+    /// The latest upload of each asset `open_id` sent, newest first: what the operator page
+    /// says each approved video's state is, and what decides whether sending it again needs a
+    /// confirmation.
+    pub async fn latest_per_asset(&self, open_id: &str) -> Result<Vec<UploadRow>, StoreError> {
+        let open_id = open_id.to_string();
+        self.call(move |c, _| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {COLUMNS} FROM uploads WHERE id IN
+                    (SELECT MAX(id) FROM uploads WHERE open_id = ?1 GROUP BY asset_label)
+                 ORDER BY id DESC"
+            ))?;
+            let rows = stmt.query_map(params![open_id], from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// The latest upload of one asset to `open_id`, if it was ever sent there.
+    pub async fn latest_of_asset(
+        &self,
+        open_id: &str,
+        label: &str,
+    ) -> Result<Option<UploadRow>, StoreError> {
+        let (open_id, label) = (open_id.to_string(), label.to_string());
+        self.call(move |c, _| {
+            Ok(c.query_row(
+                &format!(
+                    "SELECT {COLUMNS} FROM uploads WHERE open_id = ?1 AND asset_label = ?2
+                     ORDER BY id DESC LIMIT 1"
+                ),
+                params![open_id, label],
+                from_row,
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    /// `open_id`'s uploads the service is still working on, oldest first.
+    pub async fn running_uploads(&self, open_id: &str) -> Result<Vec<UploadRow>, StoreError> {
+        let open_id = open_id.to_string();
+        self.call(move |c, _| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {COLUMNS} FROM uploads WHERE open_id = ?1 AND state IN {ACTIVE} ORDER BY id"
+            ))?;
+            let rows = stmt.query_map(params![open_id], from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Ends every upload of `open_id` that is still running, each with the failure `why` gives
+    /// for it (the operator disconnected the account): one transaction, so no upload is left
+    /// running without a job, and none is stopped twice. The rows as they were when stopped.
+    pub async fn stop_running(
+        &self,
+        open_id: &str,
+        why: fn(&UploadRow) -> Failure,
+        now: i64,
+    ) -> Result<Vec<UploadRow>, StoreError> {
+        let open_id = open_id.to_string();
+        self.call(move |c, _| {
+            let tx = c.savepoint()?;
+            let running = {
+                let mut stmt = tx.prepare(&format!(
+                    "SELECT {COLUMNS} FROM uploads WHERE open_id = ?1 AND state IN {ACTIVE}
+                     ORDER BY id"
+                ))?;
+                stmt.query_map(params![open_id], from_row)?
+                    .collect::<Result<Vec<_>, _>>()?
+            };
+            for u in &running {
+                let f = why(u);
+                tx.execute(
+                    &format!(
+                        "UPDATE uploads SET state = 'failed', error_code = ?2, error_message = ?3,
+                            updated_at = ?4, finished_at = ?4
+                         WHERE id = ?1 AND state IN {ACTIVE}"
+                    ),
+                    params![u.id, f.code, f.message, now],
+                )?;
+            }
+            tx.commit()?;
+            Ok(running)
+        })
+        .await
+    }
+
     /// At start-up: uploads that were queued or sending bytes when the service stopped are
     /// marked interrupted (their upload URL and progress are gone with the process). Those
     /// that had sent every byte are returned, so their status can be polled again instead.
