@@ -15,6 +15,7 @@
 
 mod account;
 mod content;
+mod creator;
 mod faults;
 mod oauth;
 mod state;
@@ -38,6 +39,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 
+pub use creator::{Acted, CreatorAction};
 pub use faults::Fault;
 pub use mdz::config::PkceChallenge;
 pub use webhooks::{
@@ -472,6 +474,17 @@ impl Simulator {
         self.shared.lock().pending.remove(open_id);
     }
 
+    /// Pending shares counted against `open_id` in the rolling 24 hours (contract §11).
+    pub fn pending(&self, open_id: &str) -> usize {
+        self.shared.lock().pending_count(open_id)
+    }
+
+    /// What the settings page's "I posted / I discarded the drafts" buttons do: frees the
+    /// pending slots, and for posts tells the app per draft (see [`CreatorAction`]).
+    pub fn creator_acts(&self, open_id: &str, action: CreatorAction) -> Acted {
+        creator::act(&self.shared, open_id, action)
+    }
+
     pub fn set_banned(&self, open_id: &str, banned: bool) {
         let mut st = self.shared.lock();
         if banned {
@@ -567,7 +580,10 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stopped: oneshot:
 /// exactly what `Fault::ResetConnection` needs.
 async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> io::Result<Resp> {
     let (parts, body) = req.into_parts();
-    if matches!(parts.uri.path(), account::PAGE | account::REMOVE) {
+    if matches!(
+        parts.uri.path(),
+        account::PAGE | account::REMOVE | creator::DRAFTS
+    ) {
         let body = wire::read_small(body, wire::MAX_SMALL_BODY).await;
         return Ok(account::handle(&shared, &parts, body.as_deref()));
     }

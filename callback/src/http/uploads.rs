@@ -82,10 +82,10 @@ fn limit_reached(s: &Slots) -> Page {
         StatusCode::TOO_MANY_REQUESTS,
         "TikTok's daily draft limit is reached",
         format!(
-            "TikTok lets an account hold {} drafts pending within any 24 hours, and {} were sent from here in the last 24 hours.{next} Nothing was sent to TikTok.",
+            "TikTok lets an account hold {} drafts pending within any 24 hours, and {} were sent from here in the last 24 hours and not yet posted.{next} Nothing was sent to TikTok.",
             s.limit, s.used
         ),
-        "Post or delete drafts in the TikTok app, or send this video after that time.",
+        "Post the drafts waiting in the TikTok inbox (each frees its slot here once TikTok reports the post), or send this video after that time.",
         String::new(),
     )
 }

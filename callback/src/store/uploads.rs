@@ -279,13 +279,15 @@ impl Store {
 
     /// When each of `open_id`'s inits that TikTok accepted after `since` was accepted, oldest
     /// first: the drafts that count toward TikTok's pending limit. An upload refused at init or
-    /// never sent has no publish_id and takes no slot.
+    /// never sent has no publish_id and takes no slot; nor does a draft TikTok reported posted,
+    /// as the limit counts drafts not yet posted (docs/tiktok-contract.md §11).
     pub async fn pending_shares(&self, open_id: &str, since: i64) -> Result<Vec<i64>, StoreError> {
         let open_id = open_id.to_string();
         self.call(move |c, _| {
             let mut stmt = c.prepare_cached(
                 "SELECT COALESCE(inited_at, created_at) AS t FROM uploads
-                 WHERE open_id = ?1 AND publish_id IS NOT NULL AND t > ?2 ORDER BY t",
+                 WHERE open_id = ?1 AND publish_id IS NOT NULL AND state <> 'posted' AND t > ?2
+                 ORDER BY t",
             )?;
             let rows = stmt.query_map(params![open_id, since], |r| r.get(0))?;
             Ok(rows.collect::<Result<Vec<i64>, _>>()?)
