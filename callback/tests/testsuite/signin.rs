@@ -404,6 +404,31 @@ async fn disconnect_needs_the_csrf_token_and_revokes_at_tiktok() {
         .post_form("/operator/disconnect", &[], &format!("csrf={csrf}"))
         .await;
     assert_eq!(r.status, 403, "no session, no disconnect");
+    assert_eq!(
+        h.get("/operator/disconnect", &[]).await.status,
+        403,
+        "no session, not even the question"
+    );
+    // The operator page's button, and a GET: the question, with nothing done yet.
+    let asked = h
+        .post(
+            "/operator/disconnect",
+            &cookies,
+            &format!("csrf={csrf}"),
+            &[("sec-fetch-site", "same-origin")],
+        )
+        .await;
+    let shown = h.get("/operator/disconnect", &cookies).await;
+    for r in [asked, shown] {
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.body.contains("Nothing has changed yet."), "{}", r.body);
+        assert!(
+            r.body.contains("No upload is running, so none is stopped."),
+            "{}",
+            r.body
+        );
+        assert_eq!(r.set_cookie(SESSION_COOKIE), None);
+    }
     assert!(h.sim.token_is_live(&access));
     assert_eq!(h.sim.calls(Endpoint::Revoke), 0);
 
