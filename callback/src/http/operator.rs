@@ -240,6 +240,9 @@ async fn stop_running(
 ) -> Vec<UploadRow> {
     match app.store.stop_running(open_id, why, now_ms()).await {
         Ok(stopped) => {
+            // One started since the jobs were stopped (another tab) is ended as well.
+            app.jobs
+                .stop(&stopped.iter().map(|u| u.id).collect::<Vec<_>>());
             if !stopped.is_empty() {
                 tracing::info!(uploads = stopped.len(), "uploads stopped by a disconnect");
             }
