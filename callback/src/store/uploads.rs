@@ -475,3 +475,71 @@ impl Store {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::TokenKey;
+    use crate::store::Cipher;
+
+    fn new(label: &str, open_id: &str) -> NewUpload {
+        NewUpload {
+            asset_label: label.into(),
+            file_name: format!("{label}.mp4"),
+            size: 10,
+            sha256: "00".into(),
+            open_id: open_id.into(),
+        }
+    }
+
+    fn stopped(_: &UploadRow) -> Failure {
+        Failure {
+            code: Some("disconnected".into()),
+            message: "stopped".into(),
+            log_id: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_disconnect_ends_only_that_accounts_running_uploads_and_the_latest_is_per_video() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), Cipher::new(&TokenKey::random())).unwrap();
+        let done = s.create_upload(new("a", "u1"), 1).await.unwrap().id();
+        s.upload_status(done, UploadState::InInbox, None, 2)
+            .await
+            .unwrap();
+        let again = s.create_upload(new("a", "u1"), 3).await.unwrap().id();
+        let b = s.create_upload(new("b", "u1"), 4).await.unwrap().id();
+        let other = s.create_upload(new("c", "u2"), 5).await.unwrap().id();
+
+        let latest: Vec<i64> = s
+            .latest_per_asset("u1")
+            .await
+            .unwrap()
+            .iter()
+            .map(|u| u.id)
+            .collect();
+        assert_eq!(latest, [b, again]);
+        assert_eq!(
+            s.latest_of_asset("u1", "a").await.unwrap().map(|u| u.id),
+            Some(again)
+        );
+        assert_eq!(s.latest_of_asset("u2", "a").await.unwrap(), None);
+
+        let ended = s.stop_running("u1", stopped, 9).await.unwrap();
+        assert_eq!(ended.iter().map(|u| u.id).collect::<Vec<_>>(), [again, b]);
+        assert!(ended.iter().all(|u| u.state == UploadState::Queued));
+        for id in [again, b] {
+            let r = s.upload(id).await.unwrap().unwrap();
+            assert_eq!(r.state, UploadState::Failed);
+            assert_eq!(r.error_code.as_deref(), Some("disconnected"));
+            assert_eq!(r.finished_at, Some(9));
+        }
+        assert_eq!(
+            s.upload(done).await.unwrap().unwrap().state,
+            UploadState::InInbox
+        );
+        assert!(s.upload(other).await.unwrap().unwrap().state.is_active());
+        assert!(s.stop_running("u1", stopped, 10).await.unwrap().is_empty());
+    }
+}
