@@ -8,6 +8,8 @@
 //! With a webhook URL configured it also plays TikTok's webhook sender (contract §13): signed
 //! `authorization.removed` when the simulated user removes the app on the simulator's own
 //! settings page (`/sim/app`), draft outcomes when uploads end, with knobs for misdelivery.
+//! The same page shows the drafts pending against TikTok's daily limit and lets the creator post
+//! or discard them (see `creator`), so both sides of the limit can be seen.
 //!
 //! The upload URL is on the same origin as the API on purpose: the client only sends video
 //! bytes to `https://*.tiktokapis.com` or to the origin of its configured `api_base`, so a
