@@ -88,6 +88,9 @@ pub async fn demo(config_path: &Path, port: u16) -> Result<(), Box<dyn std::erro
     println!();
     println!("    {}", sim.app_page_url());
     println!();
+    println!("The same page counts the drafts waiting against TikTok's daily limit and lets the");
+    println!("creator post or discard them to free the slots; posts reach the operator page too.");
+    println!();
     println!(
         "Records go to a temporary folder that is deleted on exit: {}",
         data.path().display()

@@ -66,6 +66,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         "upload_refused.html",
         include_str!("../../templates/callback/upload_refused.html"),
     ),
+    (
+        "second_draft.html",
+        include_str!("../../templates/callback/second_draft.html"),
+    ),
+    (
+        "disconnect.html",
+        include_str!("../../templates/callback/disconnect.html"),
+    ),
 ];
 
 /// What the operator page shows of the connected account.
@@ -108,6 +116,48 @@ pub struct AssetItem {
     pub approved_on: String,
     /// Why it cannot be sent now (file missing or changed); empty when it can.
     pub problem: String,
+    /// Where it stands with TikTok, from its latest upload ("Never sent.", "In the TikTok
+    /// inbox since …").
+    pub state: String,
+    /// That latest upload, for a link.
+    pub upload: Option<i64>,
+    /// Being sent now: no send button, a link to the running upload instead.
+    pub running: bool,
+    /// A draft of it is (or may be) in the inbox: the button says a second one is made.
+    pub second_draft: bool,
+}
+
+/// The page that asks before a second draft of a video is sent.
+#[derive(Debug, Clone, Serialize)]
+pub struct SecondDraftView {
+    pub label: String,
+    pub title: String,
+    /// The latest upload of it and where it stands.
+    pub previous: i64,
+    pub previous_state: String,
+    pub csrf: String,
+    pub drafts: DraftsView,
+    /// Drafts counted in the last 24 hours once this one is sent.
+    pub used_after: u32,
+}
+
+/// The page that asks before the account is disconnected.
+#[derive(Debug, Clone, Serialize)]
+pub struct DisconnectView {
+    pub display_name: String,
+    pub csrf: String,
+    /// Uploads still running: each is stopped, and the page says what that means for it.
+    pub running: Vec<RunningItem>,
+}
+
+/// An upload named on the disconnect pages.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunningItem {
+    pub id: i64,
+    pub title: String,
+    pub state_label: &'static str,
+    /// What the disconnect does (did) to it.
+    pub effect: String,
 }
 
 /// One line of the operator page's recent uploads.
@@ -150,6 +200,9 @@ pub struct UploadView {
     /// The operator has not turned the automatic refresh off.
     pub refreshing: bool,
     pub refresh_secs: u64,
+    /// The operator pressed send again while this upload was running, and landed here instead
+    /// of starting a second one.
+    pub again: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -189,7 +242,11 @@ pub enum Page {
     Operator(OperatorView),
     Disconnected {
         message: String,
+        /// Uploads the disconnect stopped, each with what became of it.
+        stopped: Vec<RunningItem>,
     },
+    DisconnectConfirm(Box<DisconnectView>),
+    SecondDraft(Box<SecondDraftView>),
     Upload(Box<UploadView>),
     /// An upload request refused before anything was sent: unknown, unapproved or changed.
     UploadRefused {
@@ -215,6 +272,8 @@ impl Page {
             Page::SignedIn { .. }
             | Page::Operator(_)
             | Page::Disconnected { .. }
+            | Page::DisconnectConfirm(_)
+            | Page::SecondDraft(_)
             | Page::Upload(_) => StatusCode::OK,
             Page::UploadRefused { status, .. } => *status,
             Page::Declined { .. }
@@ -241,6 +300,8 @@ impl Page {
             Page::NotFound => "not_found.html",
             Page::Operator(_) => "operator.html",
             Page::Disconnected { .. } => "disconnected.html",
+            Page::DisconnectConfirm(_) => "disconnect.html",
+            Page::SecondDraft(_) => "second_draft.html",
             Page::Upload(_) => "upload.html",
             Page::UploadRefused { .. } => "upload_refused.html",
             Page::Error { .. } => "error.html",
@@ -281,6 +342,14 @@ impl Page {
             Page::NotFound => ("Page not found", "There is no page at this address."),
             Page::Operator(_) => ("Operator", "The connected TikTok account and its drafts."),
             Page::Disconnected { .. } => ("Disconnected", "The TikTok account was disconnected."),
+            Page::DisconnectConfirm(_) => (
+                "Disconnect the TikTok account?",
+                "What disconnecting the TikTok account does, before it is done.",
+            ),
+            Page::SecondDraft(_) => (
+                "Send a second draft?",
+                "This video was sent before; sending it again makes a second draft.",
+            ),
             Page::Upload(_) => (
                 "Draft upload",
                 "The status of one video handed to TikTok as a draft.",
@@ -337,13 +406,9 @@ impl Page {
                 ctx.insert("unreviewed", &view.unreviewed);
                 ctx.insert("drafts", &view.drafts);
             }
-            Page::Upload(view) => {
-                if let Ok(tera::Value::Object(map)) = tera::to_value(view) {
-                    for (k, v) in map {
-                        ctx.insert(k, &v);
-                    }
-                }
-            }
+            Page::Upload(view) => insert_all(ctx, view),
+            Page::SecondDraft(view) => insert_all(ctx, view),
+            Page::DisconnectConfirm(view) => insert_all(ctx, view),
             Page::UploadRefused {
                 heading,
                 reason,
@@ -356,7 +421,10 @@ impl Page {
                 ctx.insert("remedy", remedy);
                 ctx.insert("command", command);
             }
-            Page::Disconnected { message } => ctx.insert("message", message),
+            Page::Disconnected { message, stopped } => {
+                ctx.insert("message", message);
+                ctx.insert("stopped", stopped);
+            }
             Page::Error {
                 heading,
                 message,
@@ -368,6 +436,15 @@ impl Page {
                 ctx.insert("action_href", &action.map(|a| a.0).unwrap_or(""));
                 ctx.insert("action_label", &action.map(|a| a.1).unwrap_or(""));
             }
+        }
+    }
+}
+
+/// Every field of `view` as a template variable of its own name.
+fn insert_all(ctx: &mut Context, view: &impl Serialize) {
+    if let Ok(tera::Value::Object(map)) = tera::to_value(view) {
+        for (k, v) in map {
+            ctx.insert(k, &v);
         }
     }
 }
@@ -477,6 +554,10 @@ pub fn samples() -> Vec<Page> {
                     approved_by: "Mira".into(),
                     approved_on: "2026-05-02 11:58".into(),
                     problem: String::new(),
+                    state: "In the TikTok inbox since 2026-05-02 12:03 UTC.".into(),
+                    upload: Some(7),
+                    running: false,
+                    second_draft: true,
                 },
                 AssetItem {
                     label: "studio-tour".into(),
@@ -485,6 +566,10 @@ pub fn samples() -> Vec<Page> {
                     approved_by: "Mira".into(),
                     approved_on: "2026-05-01 09:10".into(),
                     problem: "The file has changed since it was approved; review it and approve it again.".into(),
+                    state: "Failed at 2026-05-01 09:15 UTC because: TikTok could not be reached or had an internal error, also after retrying. Try again in a few minutes.".into(),
+                    upload: Some(6),
+                    running: false,
+                    second_draft: false,
                 },
             ],
             uploads: vec![
@@ -514,7 +599,27 @@ pub fn samples() -> Vec<Page> {
             message:
                 "The TikTok account Mira Demo was disconnected and its access revoked at TikTok."
                     .into(),
+            stopped: vec![sample_running()],
         },
+        Page::DisconnectConfirm(Box::new(DisconnectView {
+            display_name: "Mira Demo".into(),
+            csrf: "sample-csrf-token".into(),
+            running: vec![sample_running()],
+        })),
+        Page::SecondDraft(Box::new(SecondDraftView {
+            label: "spring-teaser".into(),
+            title: "Spring teaser".into(),
+            previous: 7,
+            previous_state: "In the TikTok inbox since 2026-05-02 12:03 UTC.".into(),
+            csrf: "sample-csrf-token".into(),
+            drafts: DraftsView {
+                used: 2,
+                limit: 5,
+                next_free: "2026-05-03 12:03".into(),
+                full: false,
+            },
+            used_after: 3,
+        })),
         Page::Error {
             status: StatusCode::PAYLOAD_TOO_LARGE,
             heading: "Request too large",
@@ -535,6 +640,16 @@ pub fn samples() -> Vec<Page> {
             .map(|&s| Page::Upload(Box::new(sample_upload(s)))),
     );
     pages
+}
+
+fn sample_running() -> RunningItem {
+    let s = crate::store::UploadState::Uploading;
+    RunningItem {
+        id: 8,
+        title: "Studio tour".into(),
+        state_label: crate::handoff::plain_state(s),
+        effect: crate::handoff::standing::when_disconnected(s).into(),
+    }
 }
 
 /// An upload in state `s`, as its status page would show it.
@@ -604,6 +719,8 @@ fn sample_upload(s: crate::store::UploadState) -> UploadView {
         can_retry: matches!(s, S::Failed | S::Interrupted | S::Unknown),
         refreshing: s.is_active(),
         refresh_secs: 3,
+        // The page a second press lands on, with its notice.
+        again: s == S::Uploading,
     }
 }
 

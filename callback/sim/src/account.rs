@@ -8,6 +8,7 @@
 use hyper::http::request::Parts;
 use hyper::{Method, StatusCode};
 
+use super::creator;
 use super::oauth::{APP_NAME, page, scope_text};
 use super::wire::{self, Form, Resp, esc};
 use super::{Shared, WebhookOutcome};
@@ -23,42 +24,23 @@ pub(crate) fn handle(shared: &Shared, parts: &Parts, body: Option<&[u8]>) -> Res
     let path = parts.uri.path();
     if path == PAGE && parts.method == Method::GET {
         let query = Form::parse(parts.uri.query().unwrap_or("").as_bytes());
-        show(shared, query.get("removed") == Some("1"))
+        show(shared, &query)
     } else if path == REMOVE && parts.method == Method::POST {
         remove(shared, parts, body)
+    } else if path == creator::DRAFTS && parts.method == Method::POST {
+        match from_page(shared, parts, body) {
+            Ok((form, open_id)) => creator::handle(shared, &form, &open_id),
+            Err(resp) => *resp,
+        }
     } else {
         wire::text(StatusCode::METHOD_NOT_ALLOWED, "405 Method Not Allowed\n")
     }
 }
 
 fn remove(shared: &Shared, parts: &Parts, body: Option<&[u8]>) -> Resp {
-    let Some(body) = body else {
-        return wire::text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n");
-    };
-    let ct = parts
-        .headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok());
-    if wire::media_type(ct) != "application/x-www-form-urlencoded" {
-        return wire::text(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "the form must be application/x-www-form-urlencoded\n",
-        );
-    }
-    let form = Form::parse(body);
-    let open_id = {
-        let st = shared.lock();
-        if form.get("token") != Some(st.page_token.as_str()) {
-            return page(
-                StatusCode::FORBIDDEN,
-                "Manage app permissions",
-                &format!(
-                    "<h1>This form is not from this page</h1>\
-<p>Nothing was changed. <a href=\"{PAGE}\">Open app permissions</a> and try again.</p>"
-                ),
-            );
-        }
-        st.opts.user.open_id.clone()
+    let open_id = match from_page(shared, parts, body) {
+        Ok((_, open_id)) => open_id,
+        Err(resp) => return *resp,
     };
     if shared.remove_access(&open_id, REASON_USER_DISCONNECTED) {
         wire::redirect(&format!("{PAGE}?removed=1"))
@@ -68,12 +50,55 @@ fn remove(shared: &Shared, parts: &Parts, body: Option<&[u8]>) -> Resp {
     }
 }
 
-fn show(shared: &Shared, just_removed: bool) -> Resp {
-    let (user, granted, token) = {
-        let st = shared.lock();
+/// A form posted from this page: readable, a form, and carrying the page's token. The form
+/// and the signed-in user's open_id, or the answer refusing it.
+fn from_page(
+    shared: &Shared,
+    parts: &Parts,
+    body: Option<&[u8]>,
+) -> Result<(Form, String), Box<Resp>> {
+    let Some(body) = body else {
+        return Err(Box::new(wire::text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body too large\n",
+        )));
+    };
+    let ct = parts
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok());
+    if wire::media_type(ct) != "application/x-www-form-urlencoded" {
+        return Err(Box::new(wire::text(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the form must be application/x-www-form-urlencoded\n",
+        )));
+    }
+    let form = Form::parse(body);
+    let st = shared.lock();
+    if form.get("token") != Some(st.page_token.as_str()) {
+        return Err(Box::new(page(
+            StatusCode::FORBIDDEN,
+            "Manage app permissions",
+            &format!(
+                "<h1>This form is not from this page</h1>\
+<p>Nothing was changed. <a href=\"{PAGE}\">Open app permissions</a> and try again.</p>"
+            ),
+        )));
+    }
+    let open_id = st.opts.user.open_id.clone();
+    drop(st);
+    Ok((form, open_id))
+}
+
+fn show(shared: &Shared, query: &Form) -> Resp {
+    let just_removed = query.get("removed") == Some("1");
+    let (user, granted, token, drafts) = {
+        let mut st = shared.lock();
         let user = st.opts.user.clone();
         let granted = st.granted_scopes(&user.open_id);
-        (user, granted, st.page_token.clone())
+        let token = st.page_token.clone();
+        let drafts = creator::section(&mut st, &user.open_id, &token, query);
+        (user, granted, token, drafts)
     };
     let app = esc(APP_NAME);
     let mut main = format!(
@@ -105,6 +130,7 @@ webhook.</small></p>",
             esc(&token)
         ));
     }
+    main.push_str(&drafts);
     main.push_str(&deliveries(shared));
     page(StatusCode::OK, "Manage app permissions", &main)
 }

@@ -237,6 +237,7 @@ pub(crate) fn init(shared: &Shared, parts: &Parts, body: &[u8]) -> Resp {
         last_status: "PROCESSING_UPLOAD".into(),
         bearer_sent: false,
         post_id,
+        creator_acted: false,
     });
     wire::envelope_ok(json!({"publish_id": publish_id, "upload_url": upload_url}))
 }

@@ -8,6 +8,8 @@
 //! With a webhook URL configured it also plays TikTok's webhook sender (contract §13): signed
 //! `authorization.removed` when the simulated user removes the app on the simulator's own
 //! settings page (`/sim/app`), draft outcomes when uploads end, with knobs for misdelivery.
+//! The same page shows the drafts pending against TikTok's daily limit and lets the creator post
+//! or discard them (see `creator`), so both sides of the limit can be seen.
 //!
 //! The upload URL is on the same origin as the API on purpose: the client only sends video
 //! bytes to `https://*.tiktokapis.com` or to the origin of its configured `api_base`, so a
@@ -15,6 +17,7 @@
 
 mod account;
 mod content;
+mod creator;
 mod faults;
 mod oauth;
 mod state;
@@ -38,6 +41,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 
+pub use creator::{Acted, CreatorAction};
 pub use faults::Fault;
 pub use mdz::config::PkceChallenge;
 pub use webhooks::{
@@ -472,6 +476,17 @@ impl Simulator {
         self.shared.lock().pending.remove(open_id);
     }
 
+    /// Pending shares counted against `open_id` in the rolling 24 hours (contract §11).
+    pub fn pending(&self, open_id: &str) -> usize {
+        self.shared.lock().pending_count(open_id)
+    }
+
+    /// What the settings page's "I posted / I discarded the drafts" buttons do: frees the
+    /// pending slots, and for posts tells the app per draft (see [`CreatorAction`]).
+    pub fn creator_acts(&self, open_id: &str, action: CreatorAction) -> Acted {
+        creator::act(&self.shared, open_id, action)
+    }
+
     pub fn set_banned(&self, open_id: &str, banned: bool) {
         let mut st = self.shared.lock();
         if banned {
@@ -567,7 +582,10 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stopped: oneshot:
 /// exactly what `Fault::ResetConnection` needs.
 async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> io::Result<Resp> {
     let (parts, body) = req.into_parts();
-    if matches!(parts.uri.path(), account::PAGE | account::REMOVE) {
+    if matches!(
+        parts.uri.path(),
+        account::PAGE | account::REMOVE | creator::DRAFTS
+    ) {
         let body = wire::read_small(body, wire::MAX_SMALL_BODY).await;
         return Ok(account::handle(&shared, &parts, body.as_deref()));
     }

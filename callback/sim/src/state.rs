@@ -60,6 +60,8 @@ pub(crate) struct Upload {
     pub last_status: String,
     pub bearer_sent: bool,
     pub post_id: u64,
+    /// The creator posted or discarded this draft on the settings page (once only).
+    pub creator_acted: bool,
 }
 
 pub(crate) struct State {

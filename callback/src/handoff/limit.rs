@@ -14,7 +14,7 @@ pub const WINDOW_MS: i64 = 24 * 3600 * 1000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slots {
     /// Inits TikTok accepted in the last 24 hours (only those reached TikTok; a refused or never
-    /// sent upload takes no slot).
+    /// sent upload takes no slot, nor a draft TikTok reported posted).
     pub used: u32,
     pub limit: u32,
     /// When the oldest of them leaves the window, if any counts.

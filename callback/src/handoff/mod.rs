@@ -10,6 +10,7 @@ mod advice;
 mod body;
 mod job;
 mod limit;
+pub mod standing;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -22,6 +23,7 @@ use tokio::task::{AbortHandle, JoinSet};
 pub(crate) use advice::fail_reason;
 pub use advice::plain_state;
 pub use limit::{Slots, WINDOW_MS};
+pub use standing::{Standing, standing};
 
 use crate::App;
 use crate::tiktok::chunks::WHOLE_MAX;

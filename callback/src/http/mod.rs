@@ -214,6 +214,9 @@ async fn route(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
         Route::SignInStart => auth::start(app).await,
         Route::SignInCallback => auth::callback(app, ctx).await,
         Route::Operator => operator::show(app, ctx).await,
+        Route::Disconnect if ctx.method == hyper::Method::GET => {
+            operator::confirm_disconnect(app, ctx).await
+        }
         Route::Disconnect => operator::disconnect(app, ctx, body).await,
         Route::UploadCreate => uploads::create(app, ctx, body).await,
         Route::UploadStatus => uploads::show(app, ctx).await,

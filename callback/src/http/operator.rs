@@ -1,6 +1,7 @@
-//! `GET /operator` and `POST /operator/disconnect`: the signed-in operator's view of the
-//! connected account (with its approved videos and recent uploads, from [`super::uploads`]),
-//! and the way to cut it off.
+//! `GET /operator` and `/operator/disconnect`: the signed-in operator's view of the connected
+//! account (with its approved videos and recent uploads, from [`super::uploads`]), and the way
+//! to cut it off: `GET` says what disconnecting does, including to uploads still running, and
+//! only a `POST` with `confirm=yes` from that page does it.
 
 use hyper::body::Incoming;
 
@@ -9,8 +10,12 @@ use super::request::Ctx;
 use super::tiktok_page::{During, tiktok_page};
 use super::time::utc_minute;
 use super::{Resp, add_cookie, guard, server_error};
-use crate::pages::{OperatorView, Page};
-use crate::store::Account;
+use crate::handoff::plain_state;
+use crate::handoff::standing::{
+    stopped_by_disconnect, stopped_by_failed_disconnect, when_disconnected,
+};
+use crate::pages::{DisconnectView, OperatorView, Page, RunningItem};
+use crate::store::{Account, UploadRow};
 use crate::tiktok::{AccessError, Revocation, revoke_access};
 use crate::{App, events, now_ms};
 
@@ -103,19 +108,76 @@ async fn fresh_account(app: &App, open_id: &str) -> Result<Option<Account>, Page
     }
 }
 
-pub async fn disconnect(app: &App, ctx: &Ctx, body: Incoming) -> Resp {
-    let (s, _form) = match guard::operator_form(app, ctx, body).await {
-        Ok(checked) => checked,
+/// The `confirm` value that makes a disconnect happen.
+const CONFIRM: &str = "yes";
+
+/// What disconnecting will do, with the uploads it will stop named; changes nothing.
+pub async fn confirm_disconnect(app: &App, ctx: &Ctx) -> Resp {
+    let s = match guard::operator(app, ctx).await {
+        Ok(s) => s,
         Err(page) => return app.page(page),
     };
-    let display = app
-        .store
-        .account(&s.open_id)
+    let running = match app.store.running_uploads(&s.open_id).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "uploads unreadable");
+            return app.page(server_error());
+        }
+    };
+    app.page(Page::DisconnectConfirm(Box::new(DisconnectView {
+        display_name: display_name(app, &s.open_id).await,
+        csrf: s.csrf,
+        running: named(app, &running).await,
+    })))
+}
+
+async fn display_name(app: &App, open_id: &str) -> String {
+    app.store
+        .account(open_id)
         .await
         .ok()
         .flatten()
         .map(|a| a.display_name)
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// Uploads as the disconnect pages name them: number, title, state and what a disconnect
+/// does to each.
+async fn named(app: &App, uploads: &[UploadRow]) -> Vec<RunningItem> {
+    let titles = super::uploads::titles(app).await;
+    uploads
+        .iter()
+        .map(|u| RunningItem {
+            id: u.id,
+            title: titles(&u.asset_label),
+            state_label: plain_state(u.state),
+            effect: when_disconnected(u.state).to_string(),
+        })
+        .collect()
+}
+
+pub async fn disconnect(app: &App, ctx: &Ctx, body: Incoming) -> Resp {
+    let (s, form) = match guard::operator_form(app, ctx, body).await {
+        Ok(checked) => checked,
+        Err(page) => return app.page(page),
+    };
+    // A form without the confirmation page's field (an old operator page, a hand-made request)
+    // gets that page, so nothing is cut off unseen.
+    if form.get("confirm").map(String::as_str) != Some(CONFIRM) {
+        return confirm_disconnect(app, ctx).await;
+    }
+    let display = display_name(app, &s.open_id).await;
+    // Their jobs stop before the revoke, so none of them meets a dead token half-way and
+    // records a misleading reason; the records say why right after.
+    let running = match app.store.running_uploads(&s.open_id).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "uploads unreadable");
+            return app.page(server_error());
+        }
+    };
+    app.jobs
+        .stop(&running.iter().map(|u| u.id).collect::<Vec<_>>());
     let revocation = revoke_access(
         &app.tiktok,
         &app.refresher,
@@ -142,6 +204,7 @@ pub async fn disconnect(app: &App, ctx: &Ctx, body: Incoming) -> Resp {
         // revoke it once TikTok (or this service's credentials) work again.
         Ok(Revocation::NotRevoked(e)) => {
             tracing::warn!(error = %e, "revoke failed; keeping the connection");
+            stop_running(app, &s.open_id, stopped_by_failed_disconnect).await;
             app.event(ctx, events::TIKTOK_ERROR, 502, "revoke failed")
                 .await;
             return app.page(tiktok_page(
@@ -152,17 +215,45 @@ pub async fn disconnect(app: &App, ctx: &Ctx, body: Incoming) -> Resp {
         }
         Err(e) => {
             tracing::error!(error = %e, "token lookup failed");
+            stop_running(app, &s.open_id, stopped_by_failed_disconnect).await;
             return app.page(server_error());
         }
     };
+    let stopped = stop_running(app, &s.open_id, stopped_by_disconnect).await;
     if let Err(e) = app.store.forget_connection(&s.open_id).await {
         tracing::error!(error = %e, "could not delete the connection");
         return app.page(server_error());
     }
     app.event(ctx, events::DISCONNECT, 200, &s.open_id).await;
-    let mut resp = app.page(Page::Disconnected { message });
+    let stopped = named(app, &stopped).await;
+    let mut resp = app.page(Page::Disconnected { message, stopped });
     add_cookie(&mut resp, &removal(SESSION_COOKIE));
     resp
+}
+
+/// Marks the account's running uploads as stopped, each with `why`: their jobs were stopped,
+/// so none may stay "sending" with nothing behind it. The uploads it stopped.
+async fn stop_running(
+    app: &App,
+    open_id: &str,
+    why: fn(&UploadRow) -> crate::store::Failure,
+) -> Vec<UploadRow> {
+    match app.store.stop_running(open_id, why, now_ms()).await {
+        Ok(stopped) => {
+            // One started since the jobs were stopped (another tab) is ended as well.
+            app.jobs
+                .stop(&stopped.iter().map(|u| u.id).collect::<Vec<_>>());
+            if !stopped.is_empty() {
+                tracing::info!(uploads = stopped.len(), "uploads stopped by a disconnect");
+            }
+            stopped
+        }
+        Err(e) => {
+            // They stay marked running until the next start marks them interrupted.
+            tracing::error!(error = %e, "could not record the uploads a disconnect stopped");
+            Vec::new()
+        }
+    }
 }
 
 /// The origin to allow in `img-src`: https, or http on loopback (the simulator), with a host

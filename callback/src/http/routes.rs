@@ -27,7 +27,11 @@ const TABLE: &[(Route, &str, &[Method])] = &[
         &[Method::GET],
     ),
     (Route::Operator, "/operator", &[Method::GET]),
-    (Route::Disconnect, "/operator/disconnect", &[Method::POST]),
+    (
+        Route::Disconnect,
+        "/operator/disconnect",
+        &[Method::GET, Method::POST],
+    ),
     (Route::UploadCreate, "/operator/uploads", &[Method::POST]),
     (
         Route::UploadStatus,
@@ -116,7 +120,7 @@ mod tests {
             assert_eq!(Route::find(&path), Some(*route), "{path}");
             assert!(!methods.is_empty());
         }
-        assert_eq!(Route::Disconnect.allow(), "POST");
+        assert_eq!(Route::Disconnect.allow(), "GET, POST");
         assert_eq!(Route::UploadStatus.allow(), "GET");
         assert_eq!(Route::Webhook.allow(), "POST");
         assert!(!rate_limited(&Route::Webhook.path(None)));

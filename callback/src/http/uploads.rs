@@ -13,8 +13,8 @@ use super::routes::{self, Route};
 use super::time::{utc_minute, utc_second};
 use super::{Resp, guard, redirect, server_error};
 use crate::assets::{Manifest, ManifestError, digest_fingerprinted, human_size};
-use crate::handoff::{self, Ready, Slots, plain_state};
-use crate::pages::{AssetItem, DraftsView, Page, UploadItem, UploadView};
+use crate::handoff::{self, Ready, Slots, plain_state, standing};
+use crate::pages::{AssetItem, DraftsView, Page, SecondDraftView, UploadItem, UploadView};
 use crate::store::{Created, Decision, NewUpload, UploadRow, UploadState};
 use crate::tiktok::chunks::MAX_VIDEO;
 use crate::tiktok::content_type_for;
@@ -45,17 +45,21 @@ pub struct OperatorLists {
     pub drafts: DraftsView,
 }
 
+fn slots_view(s: &Slots) -> DraftsView {
+    DraftsView {
+        used: s.used,
+        limit: s.limit,
+        next_free: s.next_free_ms.map(utc_minute).unwrap_or_default(),
+        full: s.full(),
+    }
+}
+
 /// The draft slots as the operator page shows them. A store failure shows the limit with no
 /// count rather than failing the page; sending still checks for itself.
 async fn drafts_view(app: &App, open_id: &str) -> DraftsView {
     let limit = app.config.tiktok.pending_share_limit;
     match Slots::of(app, open_id, now_ms()).await {
-        Ok(s) => DraftsView {
-            used: s.used,
-            limit: s.limit,
-            next_free: s.next_free_ms.map(utc_minute).unwrap_or_default(),
-            full: s.full(),
-        },
+        Ok(s) => slots_view(&s),
         Err(e) => {
             tracing::error!(error = %e, "could not count pending drafts");
             DraftsView {
@@ -78,10 +82,10 @@ fn limit_reached(s: &Slots) -> Page {
         StatusCode::TOO_MANY_REQUESTS,
         "TikTok's daily draft limit is reached",
         format!(
-            "TikTok lets an account hold {} drafts pending within any 24 hours, and {} were sent from here in the last 24 hours.{next} Nothing was sent to TikTok.",
+            "TikTok lets an account hold {} drafts pending within any 24 hours, and {} were sent from here in the last 24 hours and not yet posted.{next} Nothing was sent to TikTok.",
             s.limit, s.used
         ),
-        "Post or delete drafts in the TikTok app, or send this video after that time.",
+        "Post the drafts waiting in the TikTok inbox (each frees its slot here once TikTok reports the post), or send this video after that time.",
         String::new(),
     )
 }
@@ -117,6 +121,14 @@ pub async fn operator_lists(app: &App, open_id: &str) -> OperatorLists {
         tracing::error!(error = %e, "reviews unreadable");
         Default::default()
     });
+    let latest = app
+        .store
+        .latest_per_asset(open_id)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "uploads unreadable");
+            Vec::new()
+        });
     if let Some(m) = &manifest {
         for a in &m.assets {
             let Some(r) = reviews.get(&a.label) else {
@@ -136,6 +148,7 @@ pub async fn operator_lists(app: &App, open_id: &str) -> OperatorLists {
                 }
                 Ok(_) => String::new(),
             };
+            let st = standing(latest.iter().find(|u| u.asset_label == a.label));
             out.assets.push(AssetItem {
                 label: a.label.clone(),
                 title: a.title.clone(),
@@ -143,6 +156,10 @@ pub async fn operator_lists(app: &App, open_id: &str) -> OperatorLists {
                 approved_by: r.decided_by.clone(),
                 approved_on: utc_minute(r.decided_at),
                 problem,
+                state: st.text,
+                upload: st.upload,
+                running: st.running,
+                second_draft: st.second_draft,
             });
         }
     }
@@ -164,6 +181,12 @@ pub async fn operator_lists(app: &App, open_id: &str) -> OperatorLists {
         })
         .collect();
     out
+}
+
+/// A video's title by its label, from the manifest as it is now (the label once it is gone).
+pub async fn titles(app: &App) -> impl Fn(&str) -> String + use<> {
+    let manifest = load_manifest(app).await.ok();
+    move |label| title_of(manifest.as_ref(), label)
 }
 
 fn title_of(m: Option<&Manifest>, label: &str) -> String {
@@ -342,7 +365,7 @@ pub async fn create(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
         ));
     }
     // TikTok's daily limit first: a send past it would cost nothing here but be refused there.
-    match Slots::of(app, &s.open_id, now_ms()).await {
+    let slots = match Slots::of(app, &s.open_id, now_ms()).await {
         Ok(slots) if slots.full() => {
             tracing::info!(
                 asset = label,
@@ -351,11 +374,44 @@ pub async fn create(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
             );
             return app.page(limit_reached(&slots));
         }
-        Ok(_) => {}
+        Ok(slots) => slots,
         Err(e) => {
             tracing::error!(error = %e, "could not count pending drafts");
             return app.page(server_error());
         }
+    };
+    // A press for a video already on its way lands on that upload; one for a video whose
+    // draft is (or may be) in the inbox already asks first, as it costs a slot for a copy.
+    let latest = match app.store.latest_of_asset(&s.open_id, label).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "upload lookup failed");
+            return app.page(server_error());
+        }
+    };
+    let confirmed = form.get("confirm").map(String::as_str) == Some(SECOND_DRAFT);
+    match latest {
+        Some(u) if u.state.is_active() => {
+            tracing::info!(
+                upload = u.id,
+                asset = label,
+                "send pressed again while running"
+            );
+            return landed_on_running(u.id);
+        }
+        Some(u) if standing::makes_second_draft(u.state) && !confirmed => {
+            let manifest = load_manifest(app).await.ok();
+            return app.page(Page::SecondDraft(Box::new(SecondDraftView {
+                label: label.to_string(),
+                title: title_of(manifest.as_ref(), label),
+                previous: u.id,
+                previous_state: standing(Some(&u)).text,
+                csrf: s.csrf.clone(),
+                drafts: slots_view(&slots),
+                used_after: slots.used.saturating_add(1),
+            })));
+        }
+        _ => {}
     }
     let (file_name, ready) = match check(app, label, &s.open_id).await {
         Ok(r) => r,
@@ -394,11 +450,25 @@ pub async fn create(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
                 asset = label,
                 "upload already running; not starting another"
             );
+            return landed_on_running(id);
         }
     }
     redirect(
         StatusCode::SEE_OTHER,
         &Route::UploadStatus.path(Some(created.id())),
+    )
+}
+
+/// The `confirm` value of the second-draft page's form.
+const SECOND_DRAFT: &str = "second-draft";
+/// The query that makes an upload's page say that a press landed on it.
+const AGAIN: &str = "again";
+
+/// To the upload already running, whose page says that this press started nothing.
+fn landed_on_running(id: i64) -> Resp {
+    redirect(
+        StatusCode::SEE_OTHER,
+        &format!("{}?{AGAIN}=1", Route::UploadStatus.path(Some(id))),
     )
 }
 
@@ -419,11 +489,9 @@ pub async fn show(app: &App, ctx: &Ctx) -> Resp {
             return app.page(server_error());
         }
     };
-    let refreshing = parse_form(ctx.query())
-        .ok()
-        .and_then(|q| q.get("refresh").cloned())
-        .as_deref()
-        != Some("off");
+    let query = parse_form(ctx.query()).unwrap_or_default();
+    let refreshing = query.get("refresh").map(String::as_str) != Some("off");
+    let again = query.get(AGAIN).map(String::as_str) == Some("1");
     let manifest = load_manifest(app).await.ok();
     let view = upload_view(
         &row,
@@ -431,6 +499,7 @@ pub async fn show(app: &App, ctx: &Ctx) -> Resp {
         s.csrf,
         refreshing,
     );
+    let view = UploadView { again, ..view };
     let auto = view.running && view.refreshing;
     let mut resp = app.page(Page::Upload(Box::new(view)));
     if auto {
@@ -474,5 +543,6 @@ fn upload_view(u: &UploadRow, title: String, csrf: String, refreshing: bool) -> 
         ),
         refreshing,
         refresh_secs: REFRESH_SECS,
+        again: false,
     }
 }

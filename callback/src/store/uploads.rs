@@ -279,13 +279,15 @@ impl Store {
 
     /// When each of `open_id`'s inits that TikTok accepted after `since` was accepted, oldest
     /// first: the drafts that count toward TikTok's pending limit. An upload refused at init or
-    /// never sent has no publish_id and takes no slot.
+    /// never sent has no publish_id and takes no slot; nor does a draft TikTok reported posted,
+    /// as the limit counts drafts not yet posted (docs/tiktok-contract.md §11).
     pub async fn pending_shares(&self, open_id: &str, since: i64) -> Result<Vec<i64>, StoreError> {
         let open_id = open_id.to_string();
         self.call(move |c, _| {
             let mut stmt = c.prepare_cached(
                 "SELECT COALESCE(inited_at, created_at) AS t FROM uploads
-                 WHERE open_id = ?1 AND publish_id IS NOT NULL AND t > ?2 ORDER BY t",
+                 WHERE open_id = ?1 AND publish_id IS NOT NULL AND state <> 'posted' AND t > ?2
+                 ORDER BY t",
             )?;
             let rows = stmt.query_map(params![open_id, since], |r| r.get(0))?;
             Ok(rows.collect::<Result<Vec<i64>, _>>()?)
@@ -359,6 +361,94 @@ impl Store {
         .await
     }
 
+    /// The latest upload of each asset `open_id` sent, newest first: what the operator page
+    /// says each approved video's state is, and what decides whether sending it again needs a
+    /// confirmation.
+    pub async fn latest_per_asset(&self, open_id: &str) -> Result<Vec<UploadRow>, StoreError> {
+        let open_id = open_id.to_string();
+        self.call(move |c, _| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {COLUMNS} FROM uploads WHERE id IN
+                    (SELECT MAX(id) FROM uploads WHERE open_id = ?1 GROUP BY asset_label)
+                 ORDER BY id DESC"
+            ))?;
+            let rows = stmt.query_map(params![open_id], from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// The latest upload of one asset to `open_id`, if it was ever sent there.
+    pub async fn latest_of_asset(
+        &self,
+        open_id: &str,
+        label: &str,
+    ) -> Result<Option<UploadRow>, StoreError> {
+        let (open_id, label) = (open_id.to_string(), label.to_string());
+        self.call(move |c, _| {
+            Ok(c.query_row(
+                &format!(
+                    "SELECT {COLUMNS} FROM uploads WHERE open_id = ?1 AND asset_label = ?2
+                     ORDER BY id DESC LIMIT 1"
+                ),
+                params![open_id, label],
+                from_row,
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    /// `open_id`'s uploads the service is still working on, oldest first.
+    pub async fn running_uploads(&self, open_id: &str) -> Result<Vec<UploadRow>, StoreError> {
+        let open_id = open_id.to_string();
+        self.call(move |c, _| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {COLUMNS} FROM uploads WHERE open_id = ?1 AND state IN {ACTIVE} ORDER BY id"
+            ))?;
+            let rows = stmt.query_map(params![open_id], from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Ends every upload of `open_id` that is still running, each with the failure `why` gives
+    /// for it (the operator disconnected the account): one transaction, so no upload is left
+    /// running without a job, and none is stopped twice. The rows as they were when stopped.
+    pub async fn stop_running(
+        &self,
+        open_id: &str,
+        why: fn(&UploadRow) -> Failure,
+        now: i64,
+    ) -> Result<Vec<UploadRow>, StoreError> {
+        let open_id = open_id.to_string();
+        self.call(move |c, _| {
+            let tx = c.savepoint()?;
+            let running = {
+                let mut stmt = tx.prepare(&format!(
+                    "SELECT {COLUMNS} FROM uploads WHERE open_id = ?1 AND state IN {ACTIVE}
+                     ORDER BY id"
+                ))?;
+                stmt.query_map(params![open_id], from_row)?
+                    .collect::<Result<Vec<_>, _>>()?
+            };
+            for u in &running {
+                let f = why(u);
+                tx.execute(
+                    &format!(
+                        "UPDATE uploads SET state = 'failed', error_code = ?2, error_message = ?3,
+                            updated_at = ?4, finished_at = ?4
+                         WHERE id = ?1 AND state IN {ACTIVE}"
+                    ),
+                    params![u.id, f.code, f.message, now],
+                )?;
+            }
+            tx.commit()?;
+            Ok(running)
+        })
+        .await
+    }
+
     /// At start-up: uploads that were queued or sending bytes when the service stopped are
     /// marked interrupted (their upload URL and progress are gone with the process). Those
     /// that had sent every byte are returned, so their status can be polled again instead.
@@ -383,5 +473,73 @@ impl Store {
             Ok((n, processing))
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::TokenKey;
+    use crate::store::Cipher;
+
+    fn new(label: &str, open_id: &str) -> NewUpload {
+        NewUpload {
+            asset_label: label.into(),
+            file_name: format!("{label}.mp4"),
+            size: 10,
+            sha256: "00".into(),
+            open_id: open_id.into(),
+        }
+    }
+
+    fn stopped(_: &UploadRow) -> Failure {
+        Failure {
+            code: Some("disconnected".into()),
+            message: "stopped".into(),
+            log_id: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_disconnect_ends_only_that_accounts_running_uploads_and_the_latest_is_per_video() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), Cipher::new(&TokenKey::random())).unwrap();
+        let done = s.create_upload(new("a", "u1"), 1).await.unwrap().id();
+        s.upload_status(done, UploadState::InInbox, None, 2)
+            .await
+            .unwrap();
+        let again = s.create_upload(new("a", "u1"), 3).await.unwrap().id();
+        let b = s.create_upload(new("b", "u1"), 4).await.unwrap().id();
+        let other = s.create_upload(new("c", "u2"), 5).await.unwrap().id();
+
+        let latest: Vec<i64> = s
+            .latest_per_asset("u1")
+            .await
+            .unwrap()
+            .iter()
+            .map(|u| u.id)
+            .collect();
+        assert_eq!(latest, [b, again]);
+        assert_eq!(
+            s.latest_of_asset("u1", "a").await.unwrap().map(|u| u.id),
+            Some(again)
+        );
+        assert_eq!(s.latest_of_asset("u2", "a").await.unwrap(), None);
+
+        let ended = s.stop_running("u1", stopped, 9).await.unwrap();
+        assert_eq!(ended.iter().map(|u| u.id).collect::<Vec<_>>(), [again, b]);
+        assert!(ended.iter().all(|u| u.state == UploadState::Queued));
+        for id in [again, b] {
+            let r = s.upload(id).await.unwrap().unwrap();
+            assert_eq!(r.state, UploadState::Failed);
+            assert_eq!(r.error_code.as_deref(), Some("disconnected"));
+            assert_eq!(r.finished_at, Some(9));
+        }
+        assert_eq!(
+            s.upload(done).await.unwrap().unwrap().state,
+            UploadState::InInbox
+        );
+        assert!(s.upload(other).await.unwrap().unwrap().state.is_active());
+        assert!(s.stop_running("u1", stopped, 10).await.unwrap().is_empty());
     }
 }

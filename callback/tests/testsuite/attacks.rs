@@ -66,7 +66,7 @@ async fn a_planted_or_foreign_session_cookie_opens_nothing() {
         .post(
             "/operator/disconnect",
             &[(SESSION_COOKIE, &ended)],
-            &format!("csrf={token}"),
+            &common::disconnect_form(&token),
             &[("sec-fetch-site", "same-origin")],
         )
         .await;
@@ -376,7 +376,7 @@ async fn no_parameter_path_or_header_turns_the_service_into_an_open_redirect() {
         .post(
             &format!("/operator/disconnect?{query}"),
             &[(SESSION_COOKIE, &session)],
-            &format!("csrf={token}&{query}"),
+            &format!("{}&{query}", common::disconnect_form(&token)),
             &[("sec-fetch-site", "same-origin")],
         )
         .await;

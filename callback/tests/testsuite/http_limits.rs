@@ -66,8 +66,8 @@ async fn every_route_and_every_error_carries_the_security_headers() {
         ("GET /nope", h.get("/nope", &[]).await, 404),
         ("POST /healthz", h.post_form("/healthz", &[], "").await, 405),
         (
-            "GET /operator/disconnect",
-            h.get("/operator/disconnect", &s).await,
+            "POST /operator",
+            h.post_form("/operator", &s, "").await,
             405,
         ),
         ("long query", h.get(&long, &[]).await, 414),

@@ -186,7 +186,7 @@ async fn rotated_tokens_open_under_the_new_key_only_and_refusals_change_nothing(
         .post(
             "/operator/disconnect",
             &[(SESSION_COOKIE, &session)],
-            &format!("csrf={csrf}"),
+            &common::disconnect_form(&csrf),
             &[("origin", &base)],
         )
         .await;

@@ -404,6 +404,31 @@ async fn disconnect_needs_the_csrf_token_and_revokes_at_tiktok() {
         .post_form("/operator/disconnect", &[], &format!("csrf={csrf}"))
         .await;
     assert_eq!(r.status, 403, "no session, no disconnect");
+    assert_eq!(
+        h.get("/operator/disconnect", &[]).await.status,
+        403,
+        "no session, not even the question"
+    );
+    // The operator page's button, and a GET: the question, with nothing done yet.
+    let asked = h
+        .post(
+            "/operator/disconnect",
+            &cookies,
+            &format!("csrf={csrf}"),
+            &[("sec-fetch-site", "same-origin")],
+        )
+        .await;
+    let shown = h.get("/operator/disconnect", &cookies).await;
+    for r in [asked, shown] {
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.body.contains("Nothing has changed yet."), "{}", r.body);
+        assert!(
+            r.body.contains("No upload is running, so none is stopped."),
+            "{}",
+            r.body
+        );
+        assert_eq!(r.set_cookie(SESSION_COOKIE), None);
+    }
     assert!(h.sim.token_is_live(&access));
     assert_eq!(h.sim.calls(Endpoint::Revoke), 0);
 
@@ -411,7 +436,7 @@ async fn disconnect_needs_the_csrf_token_and_revokes_at_tiktok() {
         .post(
             "/operator/disconnect",
             &cookies,
-            &format!("csrf={csrf}"),
+            &common::disconnect_form(&csrf),
             // What Chromium sends for this form under `Referrer-Policy: no-referrer`.
             &[("origin", "null"), ("sec-fetch-site", "same-origin")],
         )
@@ -442,7 +467,7 @@ async fn disconnect_with_a_wrong_client_secret_keeps_the_connection_and_names_th
     let op = h.get("/operator", &cookies).await;
     assert_eq!(op.status, 200, "{}", op.body);
     let csrf = common::csrf_of(&op.body);
-    let form = format!("csrf={csrf}");
+    let form = common::disconnect_form(&csrf);
     let same = [("sec-fetch-site", "same-origin")];
 
     let r = h.post("/operator/disconnect", &cookies, &form, &same).await;
@@ -567,7 +592,11 @@ async fn disconnect_with_an_expired_access_token_refreshes_then_revokes() {
     let op = h.get("/operator", &cookies).await;
     let csrf = common::csrf_of(&op.body);
     let r = h
-        .post_form("/operator/disconnect", &cookies, &format!("csrf={csrf}"))
+        .post_form(
+            "/operator/disconnect",
+            &cookies,
+            &common::disconnect_form(&csrf),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(

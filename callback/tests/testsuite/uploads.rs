@@ -131,11 +131,25 @@ pub(crate) async fn send(h: &Harness, op: &(String, String), label: &str) -> Rep
     .await
 }
 
+/// A send confirmed on the second-draft page: what its button posts.
+pub(crate) async fn send_again(h: &Harness, op: &(String, String), label: &str) -> Reply {
+    h.post(
+        "/operator/uploads",
+        &[(SESSION_COOKIE, &op.0)],
+        &format!("asset={label}&csrf={}&confirm=second-draft", op.1),
+        &[("origin", &h.base), ("sec-fetch-site", "same-origin")],
+    )
+    .await
+}
+
 /// The upload id a 303 points at.
 pub(crate) fn upload_id(r: &Reply) -> i64 {
     assert_eq!(r.status, 303, "{}", r.body);
-    r.location()
-        .strip_prefix("/operator/uploads/")
+    let location = r.location();
+    location
+        .split('?')
+        .next()
+        .and_then(|path| path.strip_prefix("/operator/uploads/"))
         .and_then(|id| id.parse().ok())
         .unwrap_or_else(|| panic!("not an upload page: {}", r.location()))
 }
@@ -484,7 +498,7 @@ async fn a_double_submitted_form_starts_one_upload() {
     );
     // Once finished, the same asset may be sent again: a new upload.
     h.sim.release_pending(OPEN_ID);
-    let d = upload_id(&send(&h, &op, "twice").await);
+    let d = upload_id(&send_again(&h, &op, "twice").await);
     assert_ne!(d, a);
     assert_eq!(finished(&h, d, 20).await.state, UploadState::InInbox);
     done(h).await;
@@ -655,6 +669,7 @@ async fn a_chunk_refused_as_out_of_sync_malformed_or_redirected_ends_the_upload(
 
 #[tokio::test]
 async fn each_init_error_becomes_advice_the_operator_can_act_on() {
+    // The same video again and again: each send after a draft arrived is a confirmed one.
     let h = harness().await;
     let op = signed_in_with_asset_a(&h, &video(MIB, 11)).await;
     h.sim.set_rate_limit(Endpoint::Init, 1000);
@@ -689,7 +704,7 @@ async fn each_init_error_becomes_advice_the_operator_can_act_on() {
                 message: "from the simulator".into(),
             },
         );
-        let id = upload_id(&send(&h, &op, "a").await);
+        let id = upload_id(&send_again(&h, &op, "a").await);
         let r = finished(&h, id, 20).await;
         assert_eq!(r.state, UploadState::Failed, "{code}");
         assert_eq!(r.error_code.as_deref(), Some(*code));
@@ -704,17 +719,17 @@ async fn each_init_error_becomes_advice_the_operator_can_act_on() {
 
     // The real cap and the real ban, from the simulator's own rules.
     h.sim.set_banned(OPEN_ID, true);
-    let id = upload_id(&send(&h, &op, "a").await);
+    let id = upload_id(&send_again(&h, &op, "a").await);
     assert_eq!(
         finished(&h, id, 20).await.error_code.as_deref(),
         Some("spam_risk_user_banned_from_posting")
     );
     h.sim.set_banned(OPEN_ID, false);
     for _ in 0..5 {
-        let id = upload_id(&send(&h, &op, "a").await);
+        let id = upload_id(&send_again(&h, &op, "a").await);
         assert_eq!(finished(&h, id, 20).await.state, UploadState::InInbox);
     }
-    let id = upload_id(&send(&h, &op, "a").await);
+    let id = upload_id(&send_again(&h, &op, "a").await);
     assert_eq!(
         finished(&h, id, 20).await.error_code.as_deref(),
         Some("spam_risk_too_many_pending_share")
@@ -724,6 +739,7 @@ async fn each_init_error_becomes_advice_the_operator_can_act_on() {
 
 #[tokio::test]
 async fn rate_limits_and_tiktok_trouble_at_init_are_waited_out_within_bounds() {
+    // The same video again and again: each send after a draft arrived is a confirmed one.
     let h = harness().await;
     let op = signed_in_with_asset_a(&h, &video(MIB, 12)).await;
     h.sim.set_rate_limit(Endpoint::Init, 1000);
@@ -737,7 +753,7 @@ async fn rate_limits_and_tiktok_trouble_at_init_are_waited_out_within_bounds() {
         .push_fault(Endpoint::Init, api(429, "rate_limit_exceeded"));
     h.sim.push_fault(Endpoint::Init, Fault::Http(500));
     let started = Instant::now();
-    let id = upload_id(&send(&h, &op, "a").await);
+    let id = upload_id(&send_again(&h, &op, "a").await);
     assert_eq!(finished(&h, id, 20).await.state, UploadState::InInbox);
     assert!(
         started.elapsed() >= fast().rate_limit_wait,
@@ -750,7 +766,7 @@ async fn rate_limits_and_tiktok_trouble_at_init_are_waited_out_within_bounds() {
         h.sim
             .push_fault(Endpoint::Init, api(429, "rate_limit_exceeded"));
     }
-    let id = upload_id(&send(&h, &op, "a").await);
+    let id = upload_id(&send_again(&h, &op, "a").await);
     let r = finished(&h, id, 20).await;
     assert_eq!(r.error_code.as_deref(), Some("rate_limit_exceeded"));
     assert!(r.error_message.unwrap().contains("Wait a few minutes"));
@@ -758,14 +774,14 @@ async fn rate_limits_and_tiktok_trouble_at_init_are_waited_out_within_bounds() {
     for _ in 0..3 {
         h.sim.push_fault(Endpoint::Init, Fault::Http(503));
     }
-    let id = upload_id(&send(&h, &op, "a").await);
+    let id = upload_id(&send_again(&h, &op, "a").await);
     let r = finished(&h, id, 20).await;
     assert_eq!(r.error_code.as_deref(), Some("internal_error"));
     assert_eq!(h.sim.calls(Endpoint::Init), 9);
     // The simulator's own per-token limit (TikTok's is 6 a minute; 1 here, already used).
     h.sim.set_rate_limit(Endpoint::Init, 1);
     h.sim.release_pending(OPEN_ID);
-    let id = upload_id(&send(&h, &op, "a").await);
+    let id = upload_id(&send_again(&h, &op, "a").await);
     let r = finished(&h, id, 20).await;
     assert_eq!(
         r.error_code.as_deref(),
@@ -777,12 +793,13 @@ async fn rate_limits_and_tiktok_trouble_at_init_are_waited_out_within_bounds() {
 
 #[tokio::test]
 async fn a_rejected_token_is_refreshed_once_then_the_operator_must_sign_in() {
+    // The same video again and again: each send after a draft arrived is a confirmed one.
     let h = harness().await;
     let op = signed_in_with_asset_a(&h, &video(MIB, 13)).await;
     // TikTok expired the token early: the job refreshes once and carries on.
     h.sim.expire_access_tokens();
     let tokens_before = h.sim.calls(Endpoint::Token);
-    let id = upload_id(&send(&h, &op, "a").await);
+    let id = upload_id(&send_again(&h, &op, "a").await);
     assert_eq!(finished(&h, id, 20).await.state, UploadState::InInbox);
     assert_eq!(h.sim.calls(Endpoint::Token), tokens_before + 1);
 
@@ -794,7 +811,7 @@ async fn a_rejected_token_is_refreshed_once_then_the_operator_must_sign_in() {
     };
     h.sim.push_fault(Endpoint::Init, invalid());
     h.sim.push_fault(Endpoint::Init, invalid());
-    let id = upload_id(&send(&h, &op, "a").await);
+    let id = upload_id(&send_again(&h, &op, "a").await);
     let r = finished(&h, id, 20).await;
     assert_eq!(r.error_code.as_deref(), Some("access_token_invalid"));
     assert!(
@@ -838,6 +855,7 @@ async fn a_token_near_expiry_is_refreshed_first_and_the_rotated_one_kept() {
 
 #[tokio::test]
 async fn status_outcomes_failed_posted_slow_limited_and_unknown() {
+    // The same video again and again: each send after a draft arrived is a confirmed one.
     let h = harness().await;
     let op = signed_in_with_asset_a(&h, &video(MIB, 15)).await;
     h.sim.set_rate_limit(Endpoint::Init, 1000);
@@ -850,7 +868,7 @@ async fn status_outcomes_failed_posted_slow_limited_and_unknown() {
         async move {
             h.sim.release_pending(OPEN_ID);
             h.sim.set_status_script(None, script);
-            let id = upload_id(&send(h, op, "a").await);
+            let id = upload_id(&send_again(h, op, "a").await);
             (id, finished(h, id, 20).await)
         }
     };
@@ -1027,7 +1045,7 @@ async fn a_restart_mid_upload_loses_no_record_and_the_upload_can_start_again() {
     assert!(p.body.contains("Start this upload again"));
     assert!(p.header("refresh").is_none());
 
-    let again = upload_id(&send(&h, &op, "a").await);
+    let again = upload_id(&send_again(&h, &op, "a").await);
     assert_ne!(again, id);
     let r = finished(&h, again, 20).await;
     assert_eq!(r.state, UploadState::InInbox, "{r:?}");
@@ -1038,7 +1056,7 @@ async fn a_restart_mid_upload_loses_no_record_and_the_upload_can_start_again() {
     // polled again.
     h.sim.release_pending(OPEN_ID);
     h.sim.set_status_script(None, StatusScript::NeverFinish);
-    let id = upload_id(&send(&h, &op, "a").await);
+    let id = upload_id(&send_again(&h, &op, "a").await);
     until(&h, id, "processing", |r| r.state == UploadState::Processing).await;
     h.restart().await;
     h.sim.set_status_script(None, StatusScript::InboxAfter(0));

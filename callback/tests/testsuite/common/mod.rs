@@ -417,6 +417,12 @@ pub fn with_raw_param(url: &str, name: &str, raw_value: &str) -> String {
     format!("{base}?{}", parts.join("&"))
 }
 
+/// The body of a confirmed disconnect: what the confirmation page's button sends. Without
+/// `confirm=yes` the service only shows that page.
+pub fn disconnect_form(csrf: &str) -> String {
+    format!("csrf={csrf}&confirm=yes")
+}
+
 /// The CSRF token of the first form on `page` (every operator form carries the same one).
 pub fn csrf_of(page: &str) -> String {
     page.split("name=\"csrf\" value=\"")
