@@ -71,7 +71,9 @@ pub async fn demo(config_path: &Path, port: u16) -> Result<(), Box<dyn std::erro
     config.callback.expected_open_id = Some(sim_user);
     config.callback.assets = demo_assets(data.path())?;
 
-    let app = Arc::new(App::new(config, secrets)?);
+    let site = config.resolve(Path::new(SITE_DIR));
+    let site_built = site.join("index.html").is_file();
+    let app = Arc::new(App::new(config, secrets)?.into_demo(site_built.then_some(&*site))?);
     approve_demo_asset(&app).await?;
     println!("mdz-callback demo: the service and a simulated TikTok are running on 127.0.0.1.");
     println!("Open this address in a browser to sign in (Ctrl-C stops the demo):");
@@ -88,6 +90,21 @@ pub async fn demo(config_path: &Path, port: u16) -> Result<(), Box<dyn std::erro
     println!();
     println!("    {}", sim.app_page_url());
     println!();
+    println!("The drafts that reached the simulated TikTok inbox, with size and SHA-256:");
+    println!();
+    println!("    {}", sim.drafts_page_url());
+    println!();
+    if site_built {
+        println!("The site's pages are served here too: {origin}/");
+    } else {
+        println!(
+            "The site is not built ({} has no index.html), so its links (Privacy, Terms, ...)",
+            site.display()
+        );
+        println!("lead to \"Page not found\". Build it with `cargo run -p mdz -- build`, then");
+        println!("start the demo again.");
+    }
+    println!();
     println!(
         "Records go to a temporary folder that is deleted on exit: {}",
         data.path().display()
@@ -96,6 +113,9 @@ pub async fn demo(config_path: &Path, port: u16) -> Result<(), Box<dyn std::erro
     sim.shutdown().await;
     Ok(())
 }
+
+/// Where `mdz build` writes the site, beside config.toml.
+const SITE_DIR: &str = "public";
 
 const DEMO_LABEL: &str = "demo-clip";
 /// Big enough to watch, small enough to write in a blink: one piece under TikTok's rules.

@@ -128,6 +128,8 @@ pub struct UploadView {
     pub file_name: String,
     pub size: u64,
     pub size_text: String,
+    /// Of the approved file, as sent: what the TikTok inbox's draft can be compared with.
+    pub sha256: String,
     /// The state's name in the records (`in_inbox`, …), for the template to branch on.
     pub state: &'static str,
     pub state_label: &'static str,
@@ -581,6 +583,7 @@ fn sample_upload(s: crate::store::UploadState) -> UploadView {
         file_name: "spring.mp4".into(),
         size,
         size_text: crate::assets::human_size(size),
+        sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
         state: s.as_str(),
         state_label: crate::handoff::plain_state(s),
         running: s.is_active(),
