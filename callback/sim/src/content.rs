@@ -232,6 +232,7 @@ pub(crate) fn init(shared: &Shared, parts: &Parts, body: &[u8]) -> Resp {
         hasher: Sha256::new(),
         sha256: None,
         completed_at: None,
+        outcome: None,
         in_flight: false,
         script: None,
         polls_after_complete: 0,

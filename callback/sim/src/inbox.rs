@@ -10,6 +10,7 @@ use hyper::{Method, StatusCode};
 use super::Shared;
 use super::account;
 use super::oauth::page;
+use super::state::Upload;
 use super::wire::{self, Resp, esc};
 
 pub(crate) const PAGE: &str = "/sim/drafts";
@@ -47,7 +48,7 @@ pub(crate) fn handle(shared: &Shared, parts: &Parts) -> Resp {
 <dt>Status</dt><dd>{}</dd></dl></li>",
                     grouped(u.video_size),
                     esc(&u.publish_id),
-                    status_text(&u.last_status),
+                    status_text(u),
                 )
             })
             .collect();
@@ -75,13 +76,17 @@ size and SHA-256 with the upload page of the service that sent it.</p><ul class=
     page(StatusCode::OK, "Inbox", &main)
 }
 
-/// What the status endpoint last told the app, in words.
-fn status_text(status: &str) -> &'static str {
-    match status {
-        "SEND_TO_USER_INBOX" => "In the inbox",
-        "PUBLISH_COMPLETE" => "Posted by you",
-        "FAILED" => "Failed: TikTok rejected the video",
-        _ => "Processing (the app has not asked since, or TikTok is still checking it)",
+/// Where the draft stands for its owner: what the last byte's arrival decided, unless the
+/// status the app last fetched says it has moved on since (posted).
+fn status_text(u: &Upload) -> &'static str {
+    if u.sha256.is_none() {
+        return "Arriving";
+    }
+    match (u.last_status.as_str(), u.outcome) {
+        ("PUBLISH_COMPLETE", _) => "Posted by you",
+        ("FAILED", _) | (_, Some("post.publish.failed")) => "Failed: TikTok rejected the video",
+        (_, Some(_)) => "In the inbox",
+        _ => "Processing",
     }
 }
 

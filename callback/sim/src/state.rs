@@ -55,6 +55,9 @@ pub(crate) struct Upload {
     pub sha256: Option<String>,
     /// When the last byte arrived (seconds since the epoch): the draft's arrival in the inbox.
     pub completed_at: Option<i64>,
+    /// The outcome the status script decided when the last byte arrived (the webhook's event
+    /// name), whether or not the app has polled since.
+    pub outcome: Option<&'static str>,
     /// A PUT is streaming right now: chunks are strictly sequential, a parallel one gets 416.
     pub in_flight: bool,
     pub script: Option<StatusScript>,

@@ -272,6 +272,7 @@ pub(crate) async fn put_chunk(
         // acts on the webhook saves the polls it would have needed (contract §13).
         let script = u.script.clone().unwrap_or(default_script);
         if let Some((event, content)) = outcome_event(&script, &u.publish_id) {
+            u.outcome = Some(event);
             shared.webhooks.emit(event, &u.open_id, &content);
         }
     }
