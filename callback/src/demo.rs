@@ -63,7 +63,13 @@ pub async fn demo(config_path: &Path, port: u16) -> Result<(), Box<dyn std::erro
     sim.set_decision(None);
 
     let data = tempfile::tempdir()?;
-    config.tiktok.auth_url = sim.auth_url();
+    // TikTok is another site than the service. With both on 127.0.0.1 (ports do not make a
+    // site) the browser would treat the sign-in's redirect chain as same-site and send the
+    // Strict session cookie where production's browser does not, hiding exactly the mistakes
+    // the demo should show; `localhost` is the same machine but another site.
+    config.tiktok.auth_url = sim
+        .auth_url()
+        .replacen("http://127.0.0.1:", "http://localhost:", 1);
     config.tiktok.api_base = sim.api_base();
     config.callback.public_url = origin.clone();
     config.callback.listen = format!("127.0.0.1:{port}");
