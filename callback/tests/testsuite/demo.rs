@@ -212,6 +212,30 @@ async fn the_simulated_inbox_shows_the_draft_with_the_approved_files_size_and_ha
     uploads::done(h).await;
 }
 
+/// The inbox shows what TikTok decided when the last byte arrived (and told the app by
+/// webhook), not only what the app's last poll happened to see.
+#[tokio::test]
+async fn a_draft_delivered_by_webhook_is_in_the_inbox_before_any_poll_sees_it() {
+    let h = uploads::harness_with(|s| s.webhooks = true).await;
+    // Polls would say "processing" for a thousand rounds; only the webhook says "delivered".
+    h.sim
+        .set_status_script(None, mdz_tiktok_sim::StatusScript::InboxAfter(1000));
+    let op = uploads::signed_in_with_asset_a(&h, &uploads::video(1000, 3)).await;
+    let id = uploads::upload_id(&uploads::send(&h, &op, "a").await);
+    uploads::until(&h, id, "in the inbox", |r| r.state == UploadState::InInbox).await;
+    let inbox = reqwest::get(h.sim.drafts_page_url())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        inbox.contains("<dt>Status</dt><dd>In the inbox</dd>"),
+        "{inbox}"
+    );
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn an_empty_inbox_says_so() {
     let h = Harness::start().await;
