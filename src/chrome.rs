@@ -9,7 +9,10 @@ use sha2::{Digest, Sha256};
 /// `templates/base.html` as compiled in.
 pub const BASE_TEMPLATE: &str = include_str!("../templates/base.html");
 /// `templates/style.css` as compiled in.
-pub const STYLE: &str = include_str!("../templates/style.css");
+/// Without the file's final newline: the built site's minifier drops it from the inline
+/// `<style>`, and the CSP hash must match the bytes of that element exactly, or browsers
+/// refuse the whole stylesheet.
+pub const STYLE: &str = include_str!("../templates/style.css").trim_ascii_end();
 
 #[derive(Debug, Clone, Serialize)]
 pub struct NavItem {

@@ -26,6 +26,18 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// `YYYY-MM-DD HH:MM:SS` (UTC) of seconds since the epoch.
+pub fn utc_text(secs: i64) -> String {
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
 /// Seconds since the epoch now, from the system clock.
 pub fn now_secs() -> i64 {
     std::time::SystemTime::now()
@@ -36,6 +48,12 @@ pub fn now_secs() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_text_is_to_the_second() {
+        assert_eq!(utc_text(0), "1970-01-01 00:00:00");
+        assert_eq!(utc_text(951_782_399), "2000-02-28 23:59:59");
+    }
 
     #[test]
     fn round_trips_across_leap_years_and_eras() {

@@ -9,6 +9,7 @@ pub mod config;
 pub mod dates;
 pub mod escape;
 pub mod location;
+pub mod media_type;
 pub mod ports;
 pub mod scopes;
 #[cfg(feature = "site")]

@@ -63,7 +63,13 @@ pub async fn demo(config_path: &Path, port: u16) -> Result<(), Box<dyn std::erro
     sim.set_decision(None);
 
     let data = tempfile::tempdir()?;
-    config.tiktok.auth_url = sim.auth_url();
+    // TikTok is another site than the service. With both on 127.0.0.1 (ports do not make a
+    // site) the browser would treat the sign-in's redirect chain as same-site and send the
+    // Strict session cookie where production's browser does not, hiding exactly the mistakes
+    // the demo should show; `localhost` is the same machine but another site.
+    config.tiktok.auth_url = sim
+        .auth_url()
+        .replacen("http://127.0.0.1:", "http://localhost:", 1);
     config.tiktok.api_base = sim.api_base();
     config.callback.public_url = origin.clone();
     config.callback.listen = format!("127.0.0.1:{port}");
@@ -71,7 +77,9 @@ pub async fn demo(config_path: &Path, port: u16) -> Result<(), Box<dyn std::erro
     config.callback.expected_open_id = Some(sim_user);
     config.callback.assets = demo_assets(data.path())?;
 
-    let app = Arc::new(App::new(config, secrets)?);
+    let site = config.resolve(Path::new(SITE_DIR));
+    let site_built = site.join("index.html").is_file();
+    let app = Arc::new(App::new(config, secrets)?.into_demo(site_built.then_some(&*site))?);
     approve_demo_asset(&app).await?;
     println!("mdz-callback demo: the service and a simulated TikTok are running on 127.0.0.1.");
     println!("Open this address in a browser to sign in (Ctrl-C stops the demo):");
@@ -91,6 +99,21 @@ pub async fn demo(config_path: &Path, port: u16) -> Result<(), Box<dyn std::erro
     println!("The same page counts the drafts waiting against TikTok's daily limit and lets the");
     println!("creator post or discard them to free the slots; posts reach the operator page too.");
     println!();
+    println!("The drafts that reached the simulated TikTok inbox, with size and SHA-256:");
+    println!();
+    println!("    {}", sim.drafts_page_url());
+    println!();
+    if site_built {
+        println!("The site's pages are served here too: {origin}/");
+    } else {
+        println!(
+            "The site is not built ({} has no index.html), so its links (Privacy, Terms, ...)",
+            site.display()
+        );
+        println!("lead to \"Page not found\". Build it with `cargo run -p mdz -- build`, then");
+        println!("start the demo again.");
+    }
+    println!();
     println!(
         "Records go to a temporary folder that is deleted on exit: {}",
         data.path().display()
@@ -99,6 +122,9 @@ pub async fn demo(config_path: &Path, port: u16) -> Result<(), Box<dyn std::erro
     sim.shutdown().await;
     Ok(())
 }
+
+/// Where `mdz build` writes the site, beside config.toml.
+const SITE_DIR: &str = "public";
 
 const DEMO_LABEL: &str = "demo-clip";
 /// Big enough to watch, small enough to write in a blink: one piece under TikTok's rules.

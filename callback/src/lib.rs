@@ -112,6 +112,9 @@ pub struct App {
     pub jobs: handoff::Jobs,
     style_source: String,
     standard_headers: http::StandardHeaders,
+    /// Set by `demo` alone: the banner on every page, and the built site on the same origin.
+    #[cfg(feature = "demo")]
+    demo: Option<http::site_files::Demo>,
 }
 
 impl App {
@@ -143,7 +146,18 @@ impl App {
             refresher: tiktok::Refresher::default(),
             jobs: handoff::Jobs::default(),
             pages,
+            #[cfg(feature = "demo")]
+            demo: None,
         })
+    }
+
+    /// Demo mode: every page says TikTok is simulated, and `site` (the built `public/`, if
+    /// there is one) is served from this origin. `serve` never calls this.
+    #[cfg(feature = "demo")]
+    pub fn into_demo(mut self, site: Option<&std::path::Path>) -> std::io::Result<App> {
+        let site = site.map(http::site_files::SiteFiles::new).transpose()?;
+        self.demo = Some(http::site_files::Demo { site });
+        Ok(self)
     }
 }
 

@@ -178,6 +178,8 @@ pub struct UploadView {
     pub file_name: String,
     pub size: u64,
     pub size_text: String,
+    /// Of the approved file, as sent: what the TikTok inbox's draft can be compared with.
+    pub sha256: String,
     /// The state's name in the records (`in_inbox`, …), for the template to branch on.
     pub state: &'static str,
     pub state_label: &'static str,
@@ -225,6 +227,9 @@ pub enum Page {
     },
     BadState {
         reason: &'static str,
+        /// The browser already has a live operator session (of this display name): the link
+        /// was most likely used to sign in, and the page says so instead of asking to sign in.
+        signed_in_as: Option<String>,
     },
     /// TikTok failed or refused; `status` is 502 for TikTok trouble, 400 when starting over helps.
     TikTok {
@@ -328,6 +333,13 @@ impl Page {
                 "Choose the operated account",
                 "No TikTok account has been chosen as the operated account yet.",
             ),
+            Page::BadState {
+                signed_in_as: Some(_),
+                ..
+            } => (
+                "Already signed in",
+                "This sign-in link was already used; this browser is signed in.",
+            ),
             Page::BadState { .. } => (
                 "Sign-in link not valid",
                 "This sign-in link is no longer valid.",
@@ -373,7 +385,13 @@ impl Page {
                 ctx.insert("open_id", open_id);
                 ctx.insert("display_name", display_name);
             }
-            Page::BadState { reason } => ctx.insert("reason", reason),
+            Page::BadState {
+                reason,
+                signed_in_as,
+            } => {
+                ctx.insert("reason", reason);
+                ctx.insert("signed_in_as", signed_in_as.as_deref().unwrap_or(""));
+            }
             Page::TikTok {
                 what,
                 advice,
@@ -500,6 +518,11 @@ impl Pages {
     }
 }
 
+/// Why a sign-in link is refused in a browser that is signed in: a refresh or Back after
+/// signing in replays the callback, whose state was used up by that very sign-in.
+pub const USED_WHILE_SIGNED_IN: &str =
+    "This sign-in link was already used: it signed this browser in, and each link works only once.";
+
 /// Shown only if a compiled-in template fails at run time, which start-up checks rule out.
 const FALLBACK: &str = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Error</title></head><body><main><h1>Something went wrong</h1><p>Please try again later.</p></main></body></html>";
 
@@ -527,6 +550,11 @@ pub fn samples() -> Vec<Page> {
         },
         Page::BadState {
             reason: "This sign-in link was already used or has expired.",
+            signed_in_as: None,
+        },
+        Page::BadState {
+            reason: USED_WHILE_SIGNED_IN,
+            signed_in_as: Some("Mira Demo".into()),
         },
         Page::TikTok {
             status: StatusCode::BAD_GATEWAY,
@@ -670,6 +698,7 @@ fn sample_upload(s: crate::store::UploadState) -> UploadView {
         file_name: "spring.mp4".into(),
         size,
         size_text: crate::assets::human_size(size),
+        sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
         state: s.as_str(),
         state_label: crate::handoff::plain_state(s),
         running: s.is_active(),
@@ -729,6 +758,10 @@ fn sample_upload(s: crate::store::UploadState) -> UploadView {
 pub fn sample_name(page: &Page) -> String {
     match page {
         Page::Upload(v) => format!("upload_{}.html", v.state),
+        Page::BadState {
+            signed_in_as: Some(_),
+            ..
+        } => "bad_state_signed_in.html".into(),
         other => other.template().to_string(),
     }
 }

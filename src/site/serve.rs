@@ -430,16 +430,6 @@ fn respond(
     }
 }
 
-fn content_type(name: &str) -> &'static str {
-    match name.rsplit('.').next() {
-        Some("html") => "text/html; charset=utf-8",
-        Some("xml") => "application/xml",
-        Some("css") => "text/css",
-        Some("txt") => "text/plain; charset=utf-8",
-        _ => "application/octet-stream",
-    }
-}
-
 fn file(
     status: StatusCode,
     name: &str,
@@ -454,7 +444,7 @@ fn file(
     };
     Response::builder()
         .status(status)
-        .header(header::CONTENT_TYPE, content_type(name))
+        .header(header::CONTENT_TYPE, crate::media_type::of(name))
         .header(header::CACHE_CONTROL, "no-store")
         .body(full(body))
         .unwrap_or_default()

@@ -23,6 +23,11 @@
 //   no-third-party   no request to any origin but the page's own while it loads and renders
 //   head-meta        lang, title, meta description, viewport, canonical (not on 404 pages)
 //
+//   --cookies FILE   a Playwright storage state (cookies) to fetch and open URLs with, e.g. a
+//                    signed-in operator session that demo-walk.mjs saved
+//   --allow-origin O requests to O are not third-party (the simulated TikTok on this machine,
+//                    standing in for TikTok's avatar CDN that the operator page's CSP allows)
+//
 // Artifacts (for a person to look at): <name>-320.png, <name>-1280.png, <name>-1280-dark.png,
 // <name>.pdf and results.json. Exit status 0 only if every check on every page passed.
 
@@ -65,6 +70,8 @@ let artifacts = resolve(HERE, '..', 'artifacts', 'pages');
 let jsonOut = null;
 let canonicalMode = null;
 let jobs = 2;
+let storageState = null;
+const allowedOrigins = [];
 const targets = [];
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
@@ -72,6 +79,8 @@ for (let i = 0; i < args.length; i++) {
   else if (a === '--json') jsonOut = resolve(args[++i]);
   else if (a === '--canonical') canonicalMode = args[++i];
   else if (a === '--jobs') jobs = Math.max(1, Number(args[++i]) || 1);
+  else if (a === '--cookies') storageState = JSON.parse(readFileSync(args[++i], 'utf8'));
+  else if (a === '--allow-origin') allowedOrigins.push(new URL(args[++i]).origin);
   else if (a === '--urls') {
     for (const line of readFileSync(args[++i], 'utf8').split('\n')) {
       const u = line.replace(/#.*/, '').trim();
@@ -161,6 +170,14 @@ function serve(root) {
   });
 }
 
+// The stored cookies a browser would send to `url` (host and path match; all are local).
+function cookieHeader(url) {
+  if (!storageState) return {};
+  const u = new URL(url);
+  const jar = storageState.cookies.filter((c) => c.domain.replace(/^\./, '') === u.hostname && u.pathname.startsWith(c.path));
+  return jar.length ? { cookie: jar.map((c) => `${c.name}=${c.value}`).join('; ') } : {};
+}
+
 const servers = [];
 const pages = []; // {name, url, file, html, origin, canonical}
 const scratch = mkdtempSync(join(tmpdir(), 'pages-check-'));
@@ -168,7 +185,7 @@ for (const t of targets) {
   if (/^https?:\/\//i.test(t)) {
     let res;
     try {
-      res = await fetch(t, { redirect: 'follow' });
+      res = await fetch(t, { redirect: 'follow', headers: cookieHeader(t) });
     } catch (e) {
       die(`cannot fetch ${t}: ${e.message}`);
     }
@@ -311,7 +328,7 @@ async function runAxe(page) {
 async function checkPage(browser, p) {
   const foreign = [];
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light',
-    reducedMotion: 'reduce', serviceWorkers: 'block' });
+    reducedMotion: 'reduce', serviceWorkers: 'block', ...(storageState ? { storageState } : {}) });
   // Nothing ever leaves the machine: requests to other origins are recorded and aborted.
   await context.route('**/*', (route) => {
     const u = route.request().url();
@@ -319,14 +336,14 @@ async function checkPage(browser, p) {
     try {
       origin = new URL(u).origin;
     } catch { /* data:, blob:, about: */ }
-    if (origin === p.origin || /^(data|blob|about):/i.test(u)) return route.continue();
+    if (origin === p.origin || allowedOrigins.includes(origin) || /^(data|blob|about):/i.test(u)) return route.continue();
     foreign.push(`${route.request().resourceType()} ${u}`);
     return route.abort('blockedbyclient');
   });
   const page = await context.newPage();
   page.on('request', (req) => {
     const u = req.url();
-    if (!/^(data|blob|about):/i.test(u) && new URL(u).origin !== p.origin && !foreign.some((f) => f.endsWith(' ' + u))) {
+    if (!/^(data|blob|about):/i.test(u) && new URL(u).origin !== p.origin && !allowedOrigins.includes(new URL(u).origin) && !foreign.some((f) => f.endsWith(' ' + u))) {
       foreign.push(`${req.resourceType()} ${u}`);
     }
   });

@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --artifacts) artifacts="$2"; shift 2 ;;
     --urls) targets+=(--urls "$2"); shift 2 ;;
-    --json|--canonical|--jobs) passthru+=("$1" "$2"); shift 2 ;;
+    --json|--canonical|--jobs|--cookies|--allow-origin) passthru+=("$1" "$2"); shift 2 ;;
     http://*|https://*) targets+=("$1"); shift ;;
     *)
       if [ ${#targets[@]} -eq 0 ]; then

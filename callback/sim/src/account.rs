@@ -132,6 +132,10 @@ webhook.</small></p>",
     }
     main.push_str(&drafts);
     main.push_str(&deliveries(shared));
+    main.push_str(&format!(
+        "<p><a href=\"{}\">Inbox: the drafts apps sent</a></p>",
+        super::inbox::PAGE
+    ));
     page(StatusCode::OK, "Manage app permissions", &main)
 }
 

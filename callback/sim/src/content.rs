@@ -231,6 +231,8 @@ pub(crate) fn init(shared: &Shared, parts: &Parts, body: &[u8]) -> Resp {
         received: 0,
         hasher: Sha256::new(),
         sha256: None,
+        completed_at: None,
+        outcome: None,
         in_flight: false,
         script: None,
         polls_after_complete: 0,

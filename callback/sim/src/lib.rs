@@ -19,6 +19,7 @@ mod account;
 mod content;
 mod creator;
 mod faults;
+mod inbox;
 mod oauth;
 mod state;
 mod upload;
@@ -329,6 +330,11 @@ impl Simulator {
         format!("{}{}", self.shared.api_base, account::PAGE)
     }
 
+    /// The simulated user's inbox: the drafts that arrived, with size and SHA-256.
+    pub fn drafts_page_url(&self) -> String {
+        format!("{}{}", self.shared.api_base, inbox::PAGE)
+    }
+
     /// Points webhooks elsewhere (or nowhere) from the next event on; the demo and tests learn
     /// the service's address late.
     pub fn set_webhook_url(&self, url: Option<String>) -> Result<(), WebhookUrlError> {
@@ -582,6 +588,10 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stopped: oneshot:
 /// exactly what `Fault::ResetConnection` needs.
 async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> io::Result<Resp> {
     let (parts, body) = req.into_parts();
+    if parts.uri.path() == inbox::PAGE {
+        wire::drain(body, wire::MAX_SMALL_BODY as u64).await;
+        return Ok(inbox::handle(&shared, &parts));
+    }
     if matches!(
         parts.uri.path(),
         account::PAGE | account::REMOVE | creator::DRAFTS

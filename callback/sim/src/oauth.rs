@@ -410,8 +410,9 @@ const PAGE_STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;margin:0;backg
 .skip{position:absolute;left:.5rem;top:-3rem;background:#fff;color:#0b57d0;padding:.5rem .75rem;\
 border:2px solid #2f6fde;z-index:1}.skip:focus{top:.5rem}\
 main{max-width:32rem;margin:2rem auto;padding:1.5rem;background:#fff;border-radius:8px}\
-h1{font-size:1.35rem;line-height:1.3}ul{padding:0;list-style:none}li{margin:.5rem 0}\
-fieldset{border:1px solid #ccc;border-radius:6px}code{font-size:.9em}\
+h1{font-size:1.35rem;line-height:1.3}h2{font-size:1.1rem}ul{padding:0;list-style:none}li{margin:.5rem 0}\
+fieldset{border:1px solid #ccc;border-radius:6px}code{font-size:.9em;overflow-wrap:anywhere}\
+.drafts>li{border-top:1px solid #ccc;padding-top:.5rem}dt{font-weight:600}dd{margin:0 0 .4rem}\
 .actions{display:flex;gap:.75rem}button{font:inherit;padding:.6rem 1.4rem;border-radius:4px;\
 border:1px solid #161823;background:#fff;color:#161823;cursor:pointer}\
 button.primary{background:#c4002b;border-color:#c4002b;color:#fff}\

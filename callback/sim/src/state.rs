@@ -53,6 +53,11 @@ pub(crate) struct Upload {
     /// Running SHA-256 of the accepted bytes; finalized into `sha256` by the last chunk.
     pub hasher: Sha256,
     pub sha256: Option<String>,
+    /// When the last byte arrived (seconds since the epoch): the draft's arrival in the inbox.
+    pub completed_at: Option<i64>,
+    /// The outcome the status script decided when the last byte arrived (the webhook's event
+    /// name), whether or not the app has polled since.
+    pub outcome: Option<&'static str>,
     /// A PUT is streaming right now: chunks are strictly sequential, a parallel one gets 416.
     pub in_flight: bool,
     pub script: Option<StatusScript>,

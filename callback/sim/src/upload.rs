@@ -266,11 +266,13 @@ pub(crate) async fn put_chunk(
     let done = u.received == u.video_size;
     if done {
         u.sha256 = Some(hex::encode(hasher.clone().finalize()));
+        u.completed_at = Some(mdz::dates::now_secs());
         // The draft's fate is decided now; the webhook says so at once (queued, never
         // waited for), while polls keep following the script's count, so a receiver that
         // acts on the webhook saves the polls it would have needed (contract §13).
         let script = u.script.clone().unwrap_or(default_script);
         if let Some((event, content)) = outcome_event(&script, &u.publish_id) {
+            u.outcome = Some(event);
             shared.webhooks.emit(event, &u.open_id, &content);
         }
     }

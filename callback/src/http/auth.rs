@@ -2,15 +2,19 @@
 //! state bound to the browser, and confirmation that the intended account signed in.
 
 use hyper::StatusCode;
+use hyper::header::HeaderValue;
 
 use super::headers::{STATE_COOKIE, removal, session_cookie, state_cookie};
 use super::request::Ctx;
 use super::signin::{Refused, short, sign_in};
-use super::{Resp, add_cookie, redirect, server_error};
-use crate::pages::Page;
+use super::{Resp, add_cookie, guard, redirect, server_error};
+use crate::pages::{Page, USED_WHILE_SIGNED_IN};
 use crate::secrets::Secret;
 use crate::tiktok::{self, Pkce};
 use crate::{App, events, now_ms};
+
+/// `Refresh` after a sign-in: at once, to the operator page.
+const OPERATOR_REFRESH: &str = "0; url=/operator";
 
 pub async fn start(app: &App) -> Resp {
     let state = tiktok::new_state();
@@ -42,6 +46,13 @@ pub async fn callback(app: &App, ctx: &Ctx) -> Resp {
                 display_name: signed_in.display_name,
             });
             add_cookie(&mut resp, &session_cookie(&signed_in.session));
+            // On to a page a refresh cannot break: reloading this address would replay a used
+            // code. Not a 303: the redirect chain began at TikTok, a cross-site navigation, so
+            // the browser would withhold the Strict session cookie from /operator. A refresh
+            // from this page of ours is a same-site navigation and carries it; the page also
+            // links there, for a browser that ignores `Refresh`.
+            resp.headers_mut()
+                .insert("refresh", HeaderValue::from_static(OPERATOR_REFRESH));
             resp
         }
         Err(Refused { why, issued }) => {
@@ -51,7 +62,19 @@ pub async fn callback(app: &App, ctx: &Ctx) -> Resp {
             if let Some(e) = why.event() {
                 app.event(ctx, e.kind, e.status, &e.detail).await;
             }
-            app.page(why.page(app.tiktok.pkce_method()))
+            let reuse = why.may_be_reuse();
+            let mut page = why.page(app.tiktok.pkce_method());
+            if let Page::BadState {
+                reason,
+                signed_in_as,
+            } = &mut page
+            {
+                *signed_in_as = guard::signed_in_as(app, ctx).await;
+                if reuse && signed_in_as.is_some() {
+                    *reason = USED_WHILE_SIGNED_IN;
+                }
+            }
+            app.page(page)
         }
     };
     // Whatever happened, this state is finished; the browser need not keep it.

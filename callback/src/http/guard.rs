@@ -23,6 +23,19 @@ pub(super) async fn operator(app: &App, ctx: &Ctx) -> Result<Session, Page> {
     }
 }
 
+/// The display name of the account this browser's live session is for, if it has one; a
+/// failed lookup counts as none (the page then offers a new sign-in, which is harmless).
+pub(super) async fn signed_in_as(app: &App, ctx: &Ctx) -> Option<String> {
+    let s = session(app, ctx).await.ok().flatten()?;
+    match app.store.account(&s.open_id).await {
+        Ok(a) => a.map(|a| a.display_name),
+        Err(e) => {
+            tracing::error!(error = %e, "account lookup failed");
+            None
+        }
+    }
+}
+
 /// [`sign_in_required`], saying so when TikTok told this service that the account's access was
 /// removed (its sessions ended with it): the operator then learns what happened and how to
 /// reconnect instead of only that the session is gone.

@@ -27,6 +27,15 @@ pub fn csp(style_source: &str, img_origin: Option<&str>) -> String {
     )
 }
 
+/// The static site's policy, as deploy/security-headers.conf gives it to nginx: the pages'
+/// policy plus images from the site itself. For `demo`, which serves the site too.
+#[cfg(feature = "demo")]
+pub fn site_csp(style_source: &str) -> String {
+    format!(
+        "default-src 'none'; style-src {style_source}; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
+}
+
 /// The standard set every response carries, built once at start-up: building and validating
 /// seven header values from strings on every response was a measurable part of `/healthz`.
 #[derive(Clone)]

@@ -10,6 +10,8 @@ mod operator;
 mod request;
 mod routes;
 mod signin;
+#[cfg(feature = "demo")]
+pub mod site_files;
 mod tiktok_page;
 mod time;
 mod uploads;
@@ -195,6 +197,10 @@ async fn route(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
         return app.page(request::too_large());
     }
     let Some(route) = Route::find(ctx.path()) else {
+        #[cfg(feature = "demo")]
+        if let Some(resp) = demo_site_file(app, ctx).await {
+            return resp;
+        }
         return app.page(Page::NotFound);
     };
     if !route.methods().contains(&ctx.method) {
@@ -222,6 +228,16 @@ async fn route(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
         Route::UploadStatus => uploads::show(app, ctx).await,
         Route::Webhook => webhook::receive(app, ctx, body).await,
     }
+}
+
+/// In `demo`, a page of the built site, when the path names one.
+#[cfg(feature = "demo")]
+async fn demo_site_file(app: &App, ctx: &Ctx) -> Option<Resp> {
+    let site = app.demo.as_ref()?.site.as_ref()?;
+    if ctx.method != hyper::Method::GET && ctx.method != hyper::Method::HEAD {
+        return None;
+    }
+    site.serve(ctx.path(), &app.style_source).await
 }
 
 /// The largest body a path takes: a form everywhere, a TikTok event on the webhook.
@@ -283,6 +299,11 @@ impl App {
 
     pub(crate) fn page_with_image(&self, page: Page, img_origin: Option<&str>) -> Resp {
         let html = self.pages.render(&page);
+        #[cfg(feature = "demo")]
+        let html = match &self.demo {
+            Some(_) => site_files::with_banner(&html),
+            None => html,
+        };
         let mut r = Response::new(Full::new(Bytes::from(html)));
         *r.status_mut() = page.status();
         r.headers_mut().insert(

@@ -153,9 +153,21 @@ impl SignInRefusal {
         }
     }
 
+    /// A refusal a used link meets: its state is gone from the records, or (after the
+    /// sign-in that used it) its cookie is gone from the browser.
+    pub(super) fn may_be_reuse(&self) -> bool {
+        matches!(
+            self,
+            SignInRefusal::StateMissing { in_callback: false } | SignInRefusal::StateUnknown
+        )
+    }
+
     pub(super) fn page(self, pkce: PkceChallenge) -> Page {
         use SignInRefusal::*;
-        let bad_state = |reason| Page::BadState { reason };
+        let bad_state = |reason| Page::BadState {
+            reason,
+            signed_in_as: None,
+        };
         match self {
             MalformedQuery(e) => Page::Error {
                 status: StatusCode::BAD_REQUEST,
@@ -165,8 +177,13 @@ impl SignInRefusal {
                 ),
                 action: Some(("/auth/tiktok/start", "Start a new sign-in")),
             },
-            StateMissing { .. } => bad_state(
-                "This sign-in did not start in this browser, or the browser did not keep its sign-in cookie.",
+            // After a successful sign-in the state cookie is gone, so a refresh of the
+            // callback lands here too: "already used" comes first.
+            StateMissing { in_callback: false } => bad_state(
+                "This sign-in link was already used, or it did not start in this browser (or the browser did not keep its sign-in cookie).",
+            ),
+            StateMissing { in_callback: true } => bad_state(
+                "This sign-in address has no sign-in state: it did not come from a sign-in this service started.",
             ),
             StateMismatch => bad_state(
                 "This sign-in link belongs to another sign-in attempt than the one this browser started.",

@@ -522,6 +522,7 @@ fn upload_view(u: &UploadRow, title: String, csrf: String, refreshing: bool) -> 
         file_name: u.file_name.clone(),
         size: u.size,
         size_text: human_size(u.size),
+        sha256: u.sha256.clone(),
         state: u.state.as_str(),
         state_label: plain_state(u.state),
         running: u.state.is_active(),

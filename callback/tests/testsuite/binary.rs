@@ -367,6 +367,49 @@ fn demo_on_a_busy_port_says_which_and_what_to_do() {
     );
 }
 
+/// Without a built site beside the configuration, `demo` still runs and says how to build it.
+#[test]
+fn demo_without_a_built_site_says_how_to_build_it() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["demo", "--port", "0"])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let last = line.starts_with("Records go to");
+            let _ = tx.send(line);
+            if last {
+                break;
+            }
+        }
+    });
+    let mut out = String::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) {
+        out.push_str(&line);
+        out.push('\n');
+        if line.starts_with("Records go to") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        out.contains("The site is not built") && out.contains("cargo run -p mdz -- build"),
+        "{out}"
+    );
+    assert!(
+        out.contains("/sim/drafts"),
+        "the inbox page is printed: {out}"
+    );
+}
+
 #[test]
 fn every_argument_of_every_command_says_what_it_is() {
     let dir = tempfile::tempdir().unwrap();

@@ -7,6 +7,7 @@ mod assets;
 mod attacks;
 mod binary;
 mod common;
+mod demo;
 mod drafts;
 mod fuzz_corpora;
 mod http_limits;

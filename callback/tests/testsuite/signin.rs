@@ -195,6 +195,66 @@ async fn a_replayed_state_is_refused_without_calling_tiktok() {
     h.stop().await;
 }
 
+/// Signing in ends on a page that moves on to /operator by itself (a same-site step, so the
+/// Strict session cookie goes along), and coming back to the used link says what happened.
+#[tokio::test]
+async fn after_signing_in_the_browser_moves_on_and_a_reload_of_the_used_link_says_so() {
+    let h = Harness::start().await;
+    let s = h.begin().await;
+    let back = h.authorize(&s).await;
+    let first = h.get(&back, &[(STATE_COOKIE, &s.cookie)]).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(first.header("refresh"), Some("0; url=/operator"));
+    assert!(
+        first
+            .body
+            .contains("<a href=\"/operator\">continue to the operator page</a>"),
+        "{}",
+        first.body
+    );
+    let session = first.set_cookie(SESSION_COOKIE).unwrap();
+
+    // The reload: the state cookie was cleared by the sign-in, the session cookie is sent.
+    let again = h.get(&back, &[(SESSION_COOKIE, &session)]).await;
+    assert!(
+        again.body.contains("You are already signed in")
+            && again.body.contains("already used")
+            && again
+                .body
+                .contains("signed in as <strong>Mira Demo</strong>")
+            && again.body.contains("href=\"/operator\""),
+        "{}",
+        again.body
+    );
+    assert!(!again.body.contains("did not start in this browser"));
+    assert_eq!(
+        h.sim.calls(Endpoint::Token),
+        1,
+        "the used code is not replayed"
+    );
+
+    // The same link in a browser without a session: not signed in, sign in again.
+    let elsewhere = h.get(&back, &[]).await;
+    assert_eq!(elsewhere.status, 400);
+    assert!(
+        elsewhere.body.contains("already used")
+            && elsewhere.body.contains("this browser is not signed in")
+            && elsewhere.body.contains("Start a new sign-in"),
+        "{}",
+        elsewhere.body
+    );
+    // A session that has ended is no session.
+    let ended = h
+        .get(&back, &[(SESSION_COOKIE, "not-a-live-session")])
+        .await;
+    assert!(
+        ended.body.contains("this browser is not signed in"),
+        "{}",
+        ended.body
+    );
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn a_forged_state_is_refused_even_with_a_matching_cookie() {
     let h = Harness::start().await;

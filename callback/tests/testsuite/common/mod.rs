@@ -4,7 +4,7 @@
 pub mod child;
 pub mod webhook;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,6 +46,9 @@ pub struct Setup {
     /// The simulator delivers its webhooks to the service's `/tiktok/webhook`, as TikTok does
     /// once the URL is registered (off by default: most tests count every request).
     pub webhooks: bool,
+    /// `Some`: the service as `demo` runs it (the banner on every page), serving this built
+    /// site if it is `Some` too.
+    pub demo: Option<Option<PathBuf>>,
 }
 
 impl Default for Setup {
@@ -66,6 +69,7 @@ impl Default for Setup {
             api_base: None,
             configure: None,
             webhooks: false,
+            demo: None,
         }
     }
 }
@@ -158,9 +162,12 @@ impl Harness {
             client_secret: Secret::new(setup.sim.client_secret.clone()),
             token_key: TokenKey::random(),
         };
-        let app = Arc::new(
-            App::with_options(config.clone(), secrets.clone(), setup.options.clone()).unwrap(),
-        );
+        let mut app =
+            App::with_options(config.clone(), secrets.clone(), setup.options.clone()).unwrap();
+        if let Some(site) = &setup.demo {
+            app = app.into_demo(site.as_deref()).unwrap();
+        }
+        let app = Arc::new(app);
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(mdz_callback::run(listener, app.clone(), async {
             let _ = stopped.await;
