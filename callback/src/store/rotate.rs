@@ -37,6 +37,12 @@ const SEALED: &[Sealed] = &[
         aad_name: "auth_states.verifier",
         owner: "state_hash",
     },
+    Sealed {
+        table: "uploads",
+        column: "upload_url_enc",
+        aad_name: "uploads.upload_url",
+        owner: "id",
+    },
 ];
 
 /// How many values of each encrypted column were re-encrypted.
@@ -127,7 +133,8 @@ fn rotate(tx: &Connection, old: &Cipher, new: &Cipher) -> Result<Rotated, Rotate
     for s in SEALED {
         let rows: Vec<(i64, Value, Vec<u8>)> = tx
             .prepare(&format!(
-                "SELECT rowid, {owner}, {column} FROM {table} ORDER BY rowid",
+                "SELECT rowid, {owner}, {column} FROM {table} WHERE {column} IS NOT NULL
+                 ORDER BY rowid",
                 owner = s.owner,
                 column = s.column,
                 table = s.table
@@ -143,6 +150,7 @@ fn rotate(tx: &Connection, old: &Cipher, new: &Cipher) -> Result<Rotated, Rotate
             let owner_text = match owner {
                 Value::Text(t) => t.clone(),
                 Value::Blob(b) => hex::encode(b),
+                Value::Integer(i) => i.to_string(),
                 other => format!("{other:?}"),
             };
             let associated = aad(s.aad_name, &owner_text);

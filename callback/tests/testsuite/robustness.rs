@@ -505,7 +505,6 @@ mod upload_faults {
                 poll_fast_for: Duration::from_millis(300),
                 poll_slow: Duration::from_millis(60),
                 poll_give_up: Duration::from_millis(1500),
-                progress_every: Duration::ZERO,
                 ..UploadOptions::default()
             };
             // These tests send more drafts a day than TikTok allows; the limit has its own test.
