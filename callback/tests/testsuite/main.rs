@@ -12,6 +12,7 @@ mod http_limits;
 mod nginx;
 mod process_faults;
 mod records;
+mod resume;
 mod robustness;
 mod rotate_key;
 mod signin;

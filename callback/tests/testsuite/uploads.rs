@@ -62,7 +62,7 @@ pub(crate) fn video(len: u64, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-fn sha_hex(data: &[u8]) -> String {
+pub(crate) fn sha_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
@@ -189,7 +189,7 @@ pub(crate) async fn done(h: Harness) {
     h.stop().await;
 }
 
-async fn page(h: &Harness, op: &(String, String), id: i64) -> Reply {
+pub(crate) async fn page(h: &Harness, op: &(String, String), id: i64) -> Reply {
     h.get(
         &format!("/operator/uploads/{id}"),
         &[(SESSION_COOKIE, &op.0)],
