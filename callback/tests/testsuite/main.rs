@@ -4,6 +4,7 @@
 //! process) live in [`common`].
 
 mod assets;
+mod ambiguous;
 mod attacks;
 mod binary;
 mod common;
