@@ -62,7 +62,8 @@ async fn a_lost_answer_to_the_final_chunk_is_settled_by_the_status_not_a_new_upl
     let op = operator(&h).await;
     // Chunk 0 normal; the final chunk arrives whole but its 201 never comes back. Sent again,
     // TikTok answers 416 (it has every byte): the status, not a guess, tells the outcome.
-    h.sim.push_fault(Endpoint::Chunk, Fault::Delay(Duration::ZERO));
+    h.sim
+        .push_fault(Endpoint::Chunk, Fault::Delay(Duration::ZERO));
     h.sim.push_fault(Endpoint::Chunk, Fault::LoseAnswer);
     let id = upload_id(&send(&h, &op, "a").await);
     let r = finished(&h, id, 20).await;

@@ -3,8 +3,8 @@
 //! helpers (a signed-in browser, the simulator, CSRF from a page, the real binary as a child
 //! process) live in [`common`].
 
-mod assets;
 mod ambiguous;
+mod assets;
 mod attacks;
 mod binary;
 mod common;
