@@ -414,6 +414,24 @@ impl Simulator {
         self.shared.lock().unrouted.clone()
     }
 
+    /// A live access token with both scopes for the configured user, as if a sign-in had just
+    /// happened: benchmarks seed a service's store with it instead of driving the sign-in.
+    pub fn issue_access_token(&self) -> String {
+        let mut st = self.shared.lock();
+        let token = format!("act.{}", wire::random_alnum(40));
+        let open_id = st.opts.user.open_id.clone();
+        let expires_at = Instant::now() + Duration::from_secs(st.opts.expires_in);
+        st.access.insert(
+            token.clone(),
+            state::Token {
+                open_id,
+                scopes: vec!["user.info.basic".into(), "video.upload".into()],
+                expires_at,
+            },
+        );
+        token
+    }
+
     pub fn token_is_live(&self, access_token: &str) -> bool {
         self.shared
             .lock()
