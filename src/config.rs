@@ -70,8 +70,8 @@ pub struct TikTokConfig {
     pub pending_share_limit: u32,
     /// Continue an upload cut off by a restart or a network failure from the first chunk
     /// TikTok has not confirmed, while its upload URL lives, instead of a new init (which
-    /// makes a new draft). TikTok does not document resuming (docs/tiktok-contract.md §16
-    /// item 15), so it can be switched off; off, a cut-off upload needs a new send.
+    /// makes a new draft). TikTok does not document resuming (docs/tiktok-contract.md
+    /// §16.15), so it can be switched off; off, a cut-off upload needs a new send.
     pub resume_uploads: bool,
 }
 
@@ -572,6 +572,21 @@ scopes = ["user.info.basic", "video.upload"]
         assert!(e.to_string().contains("webhook_tolerance"), "{e}");
         let e = parse(GOOD, &[("MDZ_CALLBACK_NOPE", "1")]).unwrap_err();
         assert!(e.to_string().contains("no setting callback.nope"), "{e}");
+    }
+
+    #[test]
+    fn resuming_uploads_is_on_unless_switched_off_in_the_file_or_the_environment() {
+        assert!(parse(GOOD, &[]).unwrap().tiktok.resume_uploads);
+        let off = GOOD.replace("[tiktok]\n", "[tiktok]\nresume_uploads = false\n");
+        assert!(!parse(&off, &[]).unwrap().tiktok.resume_uploads);
+        let env = [("MDZ_TIKTOK_RESUME_UPLOADS", "false")];
+        assert!(!parse(GOOD, &env).unwrap().tiktok.resume_uploads);
+        let e = parse(GOOD, &[("MDZ_TIKTOK_RESUME_UPLOADS", "no")]).unwrap_err();
+        assert!(e.to_string().contains("true or false"), "{e}");
+        assert!(e.to_string().contains("MDZ_TIKTOK_RESUME_UPLOADS"), "{e}");
+        let bad = GOOD.replace("[tiktok]\n", "[tiktok]\nresume_uploads = 1\n");
+        let e = parse(&bad, &[]).unwrap_err().to_string();
+        assert!(e.contains("config.toml:8"), "{e}");
     }
 
     #[test]

@@ -120,7 +120,7 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 5: reserved for another change of issue #17 (its branch brings it; merged in order).
     "",
-    // 6: what resuming an upload needs (docs/tiktok-contract.md §8, §16 item 15): the upload
+    // 6: what resuming an upload needs (docs/tiktok-contract.md §8, §16.15): the upload
     // URL, sealed like tokens because it carries TikTok's upload token and anyone holding it
     // can write into the draft; when it expires; and how many chunks TikTok confirmed (206 or
     // 201), recorded after every chunk so a restart knows exactly where TikTok is.
