@@ -285,6 +285,18 @@ pub fn cut_off() -> Failure {
     )
 }
 
+/// The service stopped while the upload was being started: the init may have been on the
+/// wire and carried out.
+pub fn stopped_during_init() -> Failure {
+    failure(
+        "init_unanswered",
+        format!(
+            "The service stopped while it was asking TikTok to start this upload, so TikTok may have started it. {LOOK_FIRST}"
+        ),
+        None,
+    )
+}
+
 /// A restart found the upload still waiting: TikTok was never asked for anything.
 pub fn not_started() -> Failure {
     failure(

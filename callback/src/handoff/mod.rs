@@ -184,7 +184,15 @@ pub async fn recover(app: &Arc<App>) {
     });
     let recovered = app
         .store
-        .recover_uploads(now, resume_until, advice::cut_off(), advice::not_started())
+        .recover_uploads(
+            now,
+            resume_until,
+            crate::store::CutOff {
+                after_init: advice::cut_off(),
+                during_init: advice::stopped_during_init(),
+                before_start: advice::not_started(),
+            },
+        )
         .await;
     match recovered {
         Ok(r) => {

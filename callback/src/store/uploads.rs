@@ -27,10 +27,22 @@ pub struct ResumePoint {
     pub chunks_confirmed: u64,
 }
 
+/// Why each kind of upload cut off by a stop ends, for [`Store::recover_uploads`].
+#[derive(Debug, Clone)]
+pub struct CutOff {
+    /// It had an init: a new send makes a new draft (state interrupted).
+    pub after_init: Failure,
+    /// It was sending, without a recorded init: the init may have been on the wire and done
+    /// at TikTok (state unknown).
+    pub during_init: Failure,
+    /// It was still queued: TikTok was never asked (state interrupted).
+    pub before_start: Failure,
+}
+
 /// How the start-up sweep left the uploads the previous process was running.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Recovered {
-    /// Marked interrupted: they need a new send.
+    /// Marked interrupted or unknown: they need a new send.
     pub interrupted: usize,
     /// Every byte was sent: only the status is missing.
     pub processing: Vec<i64>,
@@ -487,14 +499,12 @@ impl Store {
     /// At start-up: uploads that were queued or sending bytes when the service stopped. Those
     /// that had sent every byte are returned as `processing`, so their status can be polled
     /// again. With `resume_until` set, a transfer whose kept upload URL lives past it stays
-    /// `uploading` and is returned as `resumable`; every other one is marked interrupted with
-    /// `cut_off` (it had an init: a new send makes a new draft) or, never inited, `not_started`.
+    /// `uploading` and is returned as `resumable`; every other one ends as [`CutOff`] says.
     pub async fn recover_uploads(
         &self,
         now: i64,
         resume_until: Option<i64>,
-        cut_off: Failure,
-        not_started: Failure,
+        cut_off: CutOff,
     ) -> Result<Recovered, StoreError> {
         self.call(move |c, _| {
             let tx = c.savepoint()?;
@@ -512,23 +522,34 @@ impl Store {
                 None => Vec::new(),
             };
             let mut interrupted = 0;
-            for (f, inited) in [(&cut_off, true), (&not_started, false)] {
-                let which = if inited {
-                    "publish_id IS NOT NULL"
-                } else {
-                    "publish_id IS NULL"
-                };
+            for (f, state, which) in [
+                (
+                    &cut_off.after_init,
+                    UploadState::Interrupted,
+                    "state = 'uploading' AND publish_id IS NOT NULL",
+                ),
+                (
+                    &cut_off.during_init,
+                    UploadState::Unknown,
+                    "state = 'uploading' AND publish_id IS NULL",
+                ),
+                (
+                    &cut_off.before_start,
+                    UploadState::Interrupted,
+                    "state = 'queued'",
+                ),
+            ] {
                 let mut stmt = tx.prepare(&format!(
-                    "UPDATE uploads SET state = 'interrupted', updated_at = ?1, finished_at = ?1,
+                    "UPDATE uploads SET state = ?5, updated_at = ?1, finished_at = ?1,
                         error_code = ?2, error_message = ?3, upload_url_enc = NULL
-                     WHERE state IN ('queued', 'uploading') AND {which}
-                        AND id NOT IN (SELECT value FROM json_each(?4))"
+                     WHERE {which} AND id NOT IN (SELECT value FROM json_each(?4))"
                 ))?;
                 interrupted += stmt.execute(params![
                     now,
                     f.code,
                     f.message,
-                    serde_json::to_string(&resumable).unwrap_or_else(|_| "[]".into())
+                    serde_json::to_string(&resumable).unwrap_or_else(|_| "[]".into()),
+                    state.as_str()
                 ])?;
             }
             let processing = {

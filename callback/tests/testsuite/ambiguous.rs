@@ -54,6 +54,29 @@ async fn an_init_without_an_answer_is_named_and_never_repeated() {
 }
 
 #[tokio::test]
+async fn a_restart_while_the_init_is_on_the_wire_is_named_and_not_retried() {
+    let mut h = harness_with(|_| {}).await;
+    add_asset(&h, "a", "a.mp4", &video(MIB, 44));
+    approve(&h, "a").await;
+    let op = operator(&h).await;
+    h.sim
+        .push_fault(Endpoint::Init, Fault::Delay(Duration::from_secs(3)));
+    let id = upload_id(&send(&h, &op, "a").await);
+    while h.sim.calls(Endpoint::Init) < 1 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    h.restart().await;
+    let r = crate::uploads::until(&h, id, "ended", |r| !r.state.is_active()).await;
+    assert_eq!(r.state, UploadState::Unknown, "{r:?}");
+    assert_eq!(r.error_code.as_deref(), Some("init_unanswered"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(h.sim.calls(Endpoint::Init), 1, "no second init");
+    let p = page(&h, &op, id).await;
+    assert!(may_be_in_the_inbox(&p.body), "{}", p.body);
+    done(h).await;
+}
+
+#[tokio::test]
 async fn a_lost_answer_to_the_final_chunk_is_settled_by_the_status_not_a_new_upload() {
     let h = harness_with(|_| {}).await;
     let data = video(12 * MIB, 42);
