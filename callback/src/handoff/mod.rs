@@ -215,6 +215,16 @@ pub async fn recover(app: &Arc<App>) {
     }
 }
 
+/// What an upload cut off after its init says, for sample pages.
+pub fn sample_interrupted_message() -> String {
+    advice::cut_off().message
+}
+
+/// What an upload whose status could not be read says, for sample pages.
+pub fn sample_unknown_message() -> String {
+    advice::status_unread(None).message
+}
+
 /// The pending-share advice, for sample pages.
 pub fn sample_failure_message() -> String {
     advice::api(&crate::tiktok::TikTokError::Api {
