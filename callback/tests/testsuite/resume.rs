@@ -282,3 +282,32 @@ async fn the_kept_upload_url_is_sealed_and_gone_once_the_upload_ends() {
     let _ = row(&h, id).await;
     done(h).await;
 }
+
+#[tokio::test]
+async fn an_upload_ended_by_a_webhook_drops_its_kept_upload_url() {
+    let h = harness_with(|s| s.webhooks = true).await;
+    add_asset(&h, "a", "a.mp4", &video(12 * MIB, 39));
+    approve(&h, "a").await;
+    let op = operator(&h).await;
+    h.sim
+        .push_fault(Endpoint::Chunk, Fault::Delay(Duration::from_secs(30)));
+    let id = upload_id(&send(&h, &op, "a").await);
+    let db = rusqlite::Connection::open(h.db_path()).unwrap();
+    let kept = || -> bool {
+        db.query_row(
+            "SELECT upload_url_enc IS NOT NULL FROM uploads WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    while !kept() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The account owner removes the app in TikTok: the webhook ends the upload.
+    assert!(h.sim.remove_access(1));
+    let r = until(&h, id, "ended by the webhook", |r| !r.state.is_active()).await;
+    assert_eq!(r.state, UploadState::Failed, "{r:?}");
+    assert!(!kept(), "the upload URL outlived its upload");
+    done(h).await;
+}
