@@ -68,6 +68,11 @@ pub struct TikTokConfig {
     /// Drafts TikTok lets one account hold pending within any 24 hours
     /// (docs/tiktok-contract.md §11); the service refuses a send at it, before calling TikTok.
     pub pending_share_limit: u32,
+    /// Continue an upload cut off by a restart or a network failure from the first chunk
+    /// TikTok has not confirmed, while its upload URL lives, instead of a new init (which
+    /// makes a new draft). TikTok does not document resuming (docs/tiktok-contract.md
+    /// §16.15), so it can be switched off; off, a cut-off upload needs a new send.
+    pub resume_uploads: bool,
 }
 
 impl Default for TikTokConfig {
@@ -81,6 +86,7 @@ impl Default for TikTokConfig {
             pkce_challenge: PkceChallenge::Hex,
             chunk_size: DEFAULT_CHUNK_SIZE,
             pending_share_limit: 5,
+            resume_uploads: true,
         }
     }
 }
@@ -157,6 +163,7 @@ enum Kind {
     Integer,
     List,
     Datetime,
+    Bool,
 }
 
 const KEYS: &[(&str, &str, Kind)] = &[
@@ -173,6 +180,7 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("tiktok", "pkce_challenge", Kind::Text),
     ("tiktok", "chunk_size", Kind::Integer),
     ("tiktok", "pending_share_limit", Kind::Integer),
+    ("tiktok", "resume_uploads", Kind::Bool),
     ("callback", "listen", Kind::Text),
     ("callback", "public_url", Kind::Text),
     ("callback", "data_dir", Kind::Text),
@@ -469,6 +477,11 @@ fn env_value(var: &str, value: &str, kind: Kind) -> Result<toml::Value, ConfigEr
                 .parse()
                 .map_err(|_| bad("a date-time such as 2027-05-01T00:00:00Z"))?,
         ),
+        Kind::Bool => toml::Value::Boolean(match value.trim() {
+            "true" => true,
+            "false" => false,
+            _ => return Err(bad("true or false")),
+        }),
     })
 }
 
@@ -589,6 +602,21 @@ scopes = ["user.info.basic", "video.upload"]
         assert!(e.to_string().contains("webhook_tolerance"), "{e}");
         let e = parse(GOOD, &[("MDZ_CALLBACK_NOPE", "1")]).unwrap_err();
         assert!(e.to_string().contains("no setting callback.nope"), "{e}");
+    }
+
+    #[test]
+    fn resuming_uploads_is_on_unless_switched_off_in_the_file_or_the_environment() {
+        assert!(parse(GOOD, &[]).unwrap().tiktok.resume_uploads);
+        let off = GOOD.replace("[tiktok]\n", "[tiktok]\nresume_uploads = false\n");
+        assert!(!parse(&off, &[]).unwrap().tiktok.resume_uploads);
+        let env = [("MDZ_TIKTOK_RESUME_UPLOADS", "false")];
+        assert!(!parse(GOOD, &env).unwrap().tiktok.resume_uploads);
+        let e = parse(GOOD, &[("MDZ_TIKTOK_RESUME_UPLOADS", "no")]).unwrap_err();
+        assert!(e.to_string().contains("true or false"), "{e}");
+        assert!(e.to_string().contains("MDZ_TIKTOK_RESUME_UPLOADS"), "{e}");
+        let bad = GOOD.replace("[tiktok]\n", "[tiktok]\nresume_uploads = 1\n");
+        let e = parse(&bad, &[]).unwrap_err().to_string();
+        assert!(e.contains("config.toml:8"), "{e}");
     }
 
     #[test]

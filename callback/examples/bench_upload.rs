@@ -16,11 +16,14 @@
 #[path = "support/procfs.rs"]
 mod procfs;
 use procfs::proc_kib;
+#[path = "support/service.rs"]
+mod service;
+use service::{Service, Setup};
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,13 +34,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use mdz_callback::assets::digest;
-use mdz_callback::secrets::{Secret, TokenKey};
-use mdz_callback::store::{Cipher, Decision, Profile, Review, Store, TokenSet};
 use tokio::net::TcpListener;
-
-const OPEN_ID: &str = "bench-open-id";
-const KEY_HEX: &str = "5f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f5";
 
 /// When the sink saw the first and the last body byte of one transfer.
 #[derive(Default, Clone, Copy)]
@@ -192,109 +189,21 @@ async fn serve_sink(listener: TcpListener, sink: Shared, origin: String) {
     }
 }
 
-struct Service {
-    child: Child,
-    base: String,
-    cookie: String,
-    csrf: String,
-}
-
 /// A data folder with a connected account, an operator session and the file approved, and
 /// `mdz-callback serve` running on it.
 async fn start_service(bin: &Path, work: &Path, file: &Path, api_base: &str) -> Service {
-    let data = work.join("data");
-    let _ = std::fs::remove_dir_all(&data);
-    let key = TokenKey::from_bytes(hex::decode(KEY_HEX).unwrap().try_into().unwrap());
-    let store = Store::open(&data, Cipher::new(&key)).unwrap();
-    let now = mdz_callback::now_ms();
-    store
-        .save_connection(
-            Profile {
-                open_id: OPEN_ID.into(),
-                union_id: "u".into(),
-                display_name: "Bench".into(),
-                avatar_url: String::new(),
-            },
-            TokenSet {
-                access: Secret::new("act.bench"),
-                refresh: Secret::new("rft.bench"),
-                expires_in: 86_400,
-                refresh_expires_in: 31_536_000,
-                scopes: "user.info.basic,video.upload".into(),
-                arrived_at: now,
-            },
-        )
-        .await
-        .unwrap();
-    let (cookie, csrf) = ("bench-session-cookie", "bench-csrf");
-    store
-        .create_session(cookie, OPEN_ID, csrf, now)
-        .await
-        .unwrap();
-    let facts = digest(file).unwrap();
-    store
-        .record_review(Review {
-            label: "bench".into(),
-            decision: Decision::Approved,
-            decided_by: "bench".into(),
-            decided_at: now,
-            file_name: "bench.mp4".into(),
-            size: Some(facts.size),
-            sha256: Some(facts.sha256),
-        })
-        .await
-        .unwrap();
-    drop(store);
-    std::fs::write(
-        work.join("assets.toml"),
-        format!(
-            "[[asset]]\nlabel = \"bench\"\nfile = \"{}\"\n",
-            file.display()
-        ),
+    Service::start(
+        bin,
+        work,
+        &Setup {
+            file,
+            api_base,
+            access_token: "act.bench",
+            open_id: "bench-open-id",
+            tiktok_extra: "",
+        },
     )
-    .unwrap();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let base = format!("http://127.0.0.1:{port}");
-    std::fs::write(
-        work.join("config.toml"),
-        format!(
-            "[site]\nbase_url = \"https://example.com/\"\ncontact = \"info@ecooffice.net\"\nsecurity_txt_expires = 2027-05-01T00:00:00Z\n\n[tiktok]\napi_base = \"{api_base}\"\nauth_url = \"{api_base}/v2/auth/authorize/\"\n\n[callback]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{base}\"\ndata_dir = \"data\"\nassets = \"assets.toml\"\nexpected_open_id = \"{OPEN_ID}\"\n# One client polls the status page here; the per-address limit is not what is measured.\nrate_limit = 1000000\n"
-        ),
-    )
-    .unwrap();
-    let child = Command::new(bin)
-        .args(["serve", "--config", "config.toml"])
-        .current_dir(work)
-        .env_clear()
-        .env("TIKTOK_CLIENT_KEY", "bench")
-        .env("TIKTOK_CLIENT_SECRET", "bench")
-        .env("MDZ_TOKEN_KEY", KEY_HEX)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let http = reqwest::Client::new();
-    for _ in 0..200 {
-        if http
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    Service {
-        child,
-        base,
-        cookie: cookie.into(),
-        csrf: csrf.into(),
-    }
+    .await
 }
 
 struct Run {

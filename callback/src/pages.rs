@@ -736,7 +736,8 @@ fn sample_upload(s: crate::store::UploadState) -> UploadView {
         },
         error_message: match s {
             S::Failed => crate::handoff::sample_failure_message(),
-            S::Interrupted => "The service stopped while this upload was running.".into(),
+            S::Interrupted => crate::handoff::sample_interrupted_message(),
+            S::Unknown => crate::handoff::sample_unknown_message(),
             _ => String::new(),
         },
         log_id: if failed {

@@ -229,6 +229,7 @@ pub(crate) fn init(shared: &Shared, parts: &Parts, body: &[u8]) -> Resp {
         chunk_count: count,
         issued: Instant::now(),
         received: 0,
+        arrived: 0,
         hasher: Sha256::new(),
         sha256: None,
         completed_at: None,

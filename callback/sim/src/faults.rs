@@ -37,6 +37,9 @@ pub enum Fault {
     MissingTokenFields,
     /// Close the connection without a response (a chunk PUT first reads part of its body).
     ResetConnection,
+    /// Carry the request out as normal, then close the connection instead of answering: the
+    /// init happened, the chunk was accepted, but the client cannot know.
+    LoseAnswer,
 }
 
 /// The canned response of a fault that replaces the answer (not `Delay`/`ResetConnection`,
@@ -106,7 +109,7 @@ pub(crate) fn respond(endpoint: Endpoint, fault: &Fault, query: &Form) -> Resp {
             _ => wire::envelope_ok(json!({})),
         },
         // Handled by the dispatcher; answering them here would be a bug, so say so loudly.
-        Fault::Delay(_) | Fault::ResetConnection => wire::text(
+        Fault::Delay(_) | Fault::ResetConnection | Fault::LoseAnswer => wire::text(
             StatusCode::INTERNAL_SERVER_ERROR,
             "simulator: misrouted fault",
         ),

@@ -100,6 +100,9 @@ pub struct SimOptions {
     pub webhook_url: Option<String>,
     /// How failed webhook deliveries are retried.
     pub webhook_retry: WebhookRetry,
+    /// Life of an upload URL from its init (contract §7: one hour); a chunk after it gets
+    /// 403. Also settable while running ([`Simulator::set_upload_url_ttl`]).
+    pub upload_url_ttl: Duration,
 }
 
 impl Default for SimOptions {
@@ -115,6 +118,7 @@ impl Default for SimOptions {
             refresh_expires_in: 31_536_000,
             webhook_url: None,
             webhook_retry: WebhookRetry::default(),
+            upload_url_ttl: Duration::from_secs(3600),
         }
     }
 }
@@ -197,6 +201,9 @@ pub struct SimUpload {
     pub chunk_size: u64,
     pub total_chunk_count: u64,
     pub received_bytes: u64,
+    /// Every body byte the upload URL read, also of chunks cut off mid-way or sent again:
+    /// `arrived_bytes - received_bytes` is what the client sent more than once or lost.
+    pub arrived_bytes: u64,
     /// Lowercase hex SHA-256 of everything received, once the final chunk got 201.
     pub sha256_hex: Option<String>,
     /// The status last reported by the status endpoint (`PROCESSING_UPLOAD` before any poll).
@@ -417,6 +424,24 @@ impl Simulator {
         self.shared.lock().unrouted.clone()
     }
 
+    /// A live access token with both scopes for the configured user, as if a sign-in had just
+    /// happened: benchmarks seed a service's store with it instead of driving the sign-in.
+    pub fn issue_access_token(&self) -> String {
+        let mut st = self.shared.lock();
+        let token = format!("act.{}", wire::random_alnum(40));
+        let open_id = st.opts.user.open_id.clone();
+        let expires_at = Instant::now() + Duration::from_secs(st.opts.expires_in);
+        st.access.insert(
+            token.clone(),
+            state::Token {
+                open_id,
+                scopes: vec!["user.info.basic".into(), "video.upload".into()],
+                expires_at,
+            },
+        );
+        token
+    }
+
     pub fn token_is_live(&self, access_token: &str) -> bool {
         self.shared
             .lock()
@@ -447,6 +472,7 @@ impl Simulator {
                 chunk_size: u.chunk_size,
                 total_chunk_count: u.chunk_count,
                 received_bytes: u.received,
+                arrived_bytes: u.arrived,
                 sha256_hex: u.sha256.clone(),
                 status: u.last_status.clone(),
                 bearer_sent_to_upload_host: u.bearer_sent,
@@ -608,11 +634,25 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> io::Result<Resp>
         tokio::time::sleep(d).await;
         fault = None;
     }
+    let lose_answer = matches!(fault, Some(Fault::LoseAnswer));
+    if lose_answer {
+        fault = None;
+    }
+    let lost = || {
+        Err(io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            "simulated lost answer",
+        ))
+    };
     let query = wire::Form::parse(parts.uri.query().unwrap_or("").as_bytes());
 
     if endpoint == Endpoint::Chunk {
         // Chunks are streamed, never read whole.
         return match fault {
+            None if lose_answer => {
+                let _ = upload::put_chunk(&shared, &parts, body, index).await;
+                lost()
+            }
             None => upload::put_chunk(&shared, &parts, body, index).await,
             Some(Fault::ResetConnection) => {
                 upload::reset_mid_body(&shared, &parts, body, index).await
@@ -644,7 +684,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> io::Result<Resp>
             "request body too large\n",
         ));
     };
-    Ok(match endpoint {
+    let answer = match endpoint {
         Endpoint::Authorize => oauth::authorize(&shared, &parts, &query, &body),
         Endpoint::Token => oauth::token(&shared, &parts, &body),
         Endpoint::Revoke => oauth::revoke(&shared, &parts, &body),
@@ -652,7 +692,8 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> io::Result<Resp>
         Endpoint::Init => content::init(&shared, &parts, &body),
         Endpoint::Status => content::status(&shared, &parts, &body),
         Endpoint::Chunk => wire::text(StatusCode::INTERNAL_SERVER_ERROR, "unreachable\n"),
-    })
+    };
+    if lose_answer { lost() } else { Ok(answer) }
 }
 
 /// The avatar image, a landing text at `/`, and 404 for everything else (recorded, so tests

@@ -10,8 +10,6 @@ use super::{Decision, Endpoint, Fault, RecordedRequest, SimOptions, SimUser, Sta
 
 /// How long an authorization code can be exchanged (contract §2.4: simulator choice).
 pub(crate) const CODE_TTL: Duration = Duration::from_secs(600);
-/// Upload URLs expire one hour after init (contract §7).
-pub(crate) const UPLOAD_URL_TTL: Duration = Duration::from_secs(3600);
 /// Pending inbox shares allowed per user in any 24 h (contract §11).
 pub(crate) const PENDING_LIMIT: usize = 5;
 pub(crate) const PENDING_WINDOW: Duration = Duration::from_secs(24 * 3600);
@@ -50,6 +48,9 @@ pub(crate) struct Upload {
     pub issued: Instant,
     /// Bytes accepted so far (whole chunks only; a chunk cut off mid-way is not counted).
     pub received: u64,
+    /// Every body byte read from this upload's accepted PUTs, also of chunks cut off mid-way
+    /// and of chunks sent again: what the client put on the wire for it.
+    pub arrived: u64,
     /// Running SHA-256 of the accepted bytes; finalized into `sha256` by the last chunk.
     pub hasher: Sha256,
     pub sha256: Option<String>,
@@ -95,6 +96,7 @@ pub(crate) struct State {
 
 impl State {
     pub fn new(opts: SimOptions) -> State {
+        let upload_url_ttl = opts.upload_url_ttl;
         let mut users = HashMap::new();
         users.insert(opts.user.open_id.clone(), opts.user.clone());
         let limits = HashMap::from([
@@ -118,7 +120,7 @@ impl State {
             banned: HashSet::new(),
             uploads: Vec::new(),
             default_script: StatusScript::InboxAfter(2),
-            upload_url_ttl: UPLOAD_URL_TTL,
+            upload_url_ttl,
             oauth_errors_as_200: false,
             page_token: super::wire::random_alnum(32),
         }

@@ -232,8 +232,12 @@ pub(crate) async fn put_chunk(
         let frame = match frame {
             Ok(f) => f,
             Err(e) => {
-                // The client went away mid-chunk: nothing is committed.
+                // The client went away mid-chunk: nothing is committed, but the bytes did
+                // cross the wire.
                 shared.set_body(Endpoint::Chunk, index, &head);
+                if let Some(u) = shared.lock().upload_by_id(&acc.upload_id) {
+                    u.arrived += got;
+                }
                 return Err(io::Error::other(e));
             }
         };
@@ -245,6 +249,9 @@ pub(crate) async fn put_chunk(
         keep_head(&mut head, &data);
     }
     shared.set_body(Endpoint::Chunk, index, &head);
+    if let Some(u) = shared.lock().upload_by_id(&acc.upload_id) {
+        u.arrived += got;
+    }
     if got != acc.len {
         return Ok(wire::text(
             StatusCode::BAD_REQUEST,

@@ -27,7 +27,7 @@ pub fn plain_state(s: UploadState) -> &'static str {
         UploadState::Posted => "Posted from TikTok",
         UploadState::Failed => "Failed",
         UploadState::Interrupted => "Interrupted",
-        UploadState::Unknown => "Status unknown",
+        UploadState::Unknown => "May already be in the TikTok inbox",
     }
 }
 
@@ -106,7 +106,7 @@ pub fn api(e: &TikTokError) -> Failure {
                 log_id,
             );
         }
-        TikTokError::Network(_) | TikTokError::Http { .. } => {
+        TikTokError::Network(_) | TikTokError::Dropped(_) | TikTokError::Http { .. } => {
             return failure(
                 "tiktok_unavailable",
                 "TikTok could not be reached or had an internal error, also after retrying. Try again in a few minutes.",
@@ -263,6 +263,131 @@ pub fn changed_before_upload() -> Failure {
         "The video file no longer matches the approved one (size or content changed). Review it and approve it again, then start the upload.",
         None,
     )
+}
+
+/// The new-draft warning every "send it again" after an init carries: TikTok counts each init
+/// as a draft (contract §11), and an unfinished one cannot be taken back.
+const NEW_DRAFT: &str = "Sending it again is a new upload at TikTok (a new init), which makes a new draft and takes one of the account's daily draft slots.";
+
+/// Look before sending again: the one thing that prevents a duplicate draft when the outcome
+/// is unknown.
+const LOOK_FIRST: &str = "It may already be in the TikTok inbox: look in the TikTok app before sending it again, because sending it again makes a second draft.";
+
+/// A restart cut the transfer off and it could not be continued (resuming is off, its upload
+/// URL had expired or was about to, or it was never kept).
+pub fn cut_off() -> Failure {
+    failure(
+        "interrupted_needs_new_init",
+        format!(
+            "The service stopped while this upload was sending, and it could not be continued where TikTok stood (resuming is off, or TikTok's upload address for it had expired or was about to). {NEW_DRAFT}"
+        ),
+        None,
+    )
+}
+
+/// The service stopped while the upload was being started: the init may have been on the
+/// wire and carried out.
+pub fn stopped_during_init() -> Failure {
+    failure(
+        "init_unanswered",
+        format!(
+            "The service stopped while it was asking TikTok to start this upload, so TikTok may have started it. {LOOK_FIRST}"
+        ),
+        None,
+    )
+}
+
+/// A restart found the upload still waiting: TikTok was never asked for anything.
+pub fn not_started() -> Failure {
+    failure(
+        "interrupted_before_init",
+        "The service stopped before this upload started; nothing was sent to TikTok. Send it again.",
+        None,
+    )
+}
+
+/// The upload URL stopped working mid-transfer (403 expired, 404 unknown, 416 out of step).
+/// With resuming on, the service does not start a new init on its own: that would be a new draft.
+pub fn dead_url(e: &ChunkError) -> Failure {
+    let (code, what) = match e {
+        ChunkError::Expired => (
+            "upload_url_expired",
+            "TikTok's upload address for this video expired (HTTP 403; it lives one hour from the start)",
+        ),
+        ChunkError::NoTask => (
+            "upload_task_gone",
+            "TikTok no longer knows this upload's address (HTTP 404)",
+        ),
+        _ => (
+            "upload_out_of_sync",
+            "TikTok's count of the bytes it received disagrees with this service's (HTTP 416)",
+        ),
+    };
+    failure(
+        code,
+        format!(
+            "{what}, so the upload stopped before every byte was through; it was not restarted on its own. {NEW_DRAFT}"
+        ),
+        None,
+    )
+}
+
+/// The network stayed down until the upload URL's hour was nearly over.
+pub fn connection_lost(e: &ChunkError) -> Failure {
+    failure(
+        "upload_connection_lost",
+        format!(
+            "Sending the video kept failing ({e}) until TikTok's upload address for it was about to expire, so the upload stopped. Check the network connection. {NEW_DRAFT}"
+        ),
+        None,
+    )
+}
+
+/// A resume found the file no longer the approved one (or unreadable, or off the manifest).
+pub fn changed_before_resume() -> Failure {
+    failure(
+        "file_changed_before_resume",
+        format!(
+            "The service stopped while this upload was sending, and when it started again the video file no longer matched its approval (or could not be read), so the rest was not sent. Review the file and approve it again. {NEW_DRAFT}"
+        ),
+        None,
+    )
+}
+
+/// An init that got no answer: TikTok may have started an upload (and counted a draft).
+pub fn init_unanswered(log_id: Option<&str>) -> Failure {
+    failure(
+        "init_unanswered",
+        format!(
+            "TikTok did not answer the request to start this upload in time, so it may have started it anyway; this service does not start another on its own. {LOOK_FIRST}"
+        ),
+        log_id,
+    )
+}
+
+/// Every byte was sent (or may have been) and then the status could not be read: `cause` is
+/// why, if there was a refusal rather than silence.
+pub fn status_unread(cause: Option<Failure>) -> Failure {
+    let (code, why, log_id) = match cause {
+        Some(f) => (
+            f.code.unwrap_or_else(|| "status_unknown".into()),
+            format!(" ({})", f.message.trim_end_matches('.')),
+            f.log_id,
+        ),
+        None => (
+            "status_unknown".into(),
+            " (TikTok kept saying it was still processing until this service stopped asking)"
+                .into(),
+            None,
+        ),
+    };
+    Failure {
+        code: Some(code),
+        message: format!(
+            "Every byte of the video reached TikTok, but whether TikTok put the draft in the inbox could not be read{why}. {LOOK_FIRST}"
+        ),
+        log_id,
+    }
 }
 
 #[cfg(test)]

@@ -36,7 +36,9 @@ pub struct UploadOptions {
     pub chunk_retries: u32,
     /// First wait before a retry; doubled on each further one.
     pub retry_backoff: Duration,
-    /// New inits after the upload URL expired or was unknown (each restarts from byte 0).
+    /// With `tiktok.resume_uploads` off only: new inits after the upload URL expired or was
+    /// unknown (each restarts from byte 0 and makes a new draft). With it on, such an upload
+    /// stops as interrupted instead and the operator decides.
     pub reinits: u32,
     /// Wait after `rate_limit_exceeded` (§7: at least 60 s).
     pub rate_limit_wait: Duration,
@@ -52,8 +54,12 @@ pub struct UploadOptions {
     /// A chunk PUT may take `chunk_deadline_base` plus its size at `chunk_min_rate` bytes/s.
     pub chunk_deadline_base: Duration,
     pub chunk_min_rate: u64,
-    /// Bytes sent are recorded at most this often (and after the last chunk).
-    pub progress_every: Duration,
+    /// How long an upload URL lives from its init (contract §7: one hour). A resume is
+    /// attempted only on a URL that lives longer than `resume_margin` from now.
+    pub upload_url_life: Duration,
+    /// Life an upload URL must have left to continue on it: room for a chunk or two, so a
+    /// resume does not start only to be cut off by the URL's end (403).
+    pub resume_margin: Duration,
 }
 
 impl Default for UploadOptions {
@@ -72,7 +78,8 @@ impl Default for UploadOptions {
             poll_give_up: Duration::from_secs(15 * 60),
             chunk_deadline_base: Duration::from_secs(60),
             chunk_min_rate: 100_000,
-            progress_every: Duration::from_secs(1),
+            upload_url_life: Duration::from_secs(3600),
+            resume_margin: Duration::from_secs(5 * 60),
         }
     }
 }
@@ -167,24 +174,57 @@ pub fn start(app: &Arc<App>, id: i64, ready: Ready) {
     app.jobs.spawn(id, job::run(task_app, id, ready));
 }
 
-/// At start-up: uploads cut off mid-transfer become `interrupted`; those that had sent every
-/// byte are polled again.
+/// At start-up: transfers cut off mid-way continue where TikTok stands when resuming is on
+/// and their upload URL has life left; the others become `interrupted`; those that had sent
+/// every byte are polled again.
 pub async fn recover(app: &Arc<App>) {
-    match app.store.recover_uploads(crate::now_ms()).await {
-        Ok((interrupted, processing)) => {
-            if interrupted > 0 {
+    let now = crate::now_ms();
+    let resume_until = app.config.tiktok.resume_uploads.then(|| {
+        now.saturating_add(
+            i64::try_from(app.options.upload.resume_margin.as_millis()).unwrap_or(i64::MAX),
+        )
+    });
+    let recovered = app
+        .store
+        .recover_uploads(
+            now,
+            resume_until,
+            crate::store::CutOff {
+                after_init: advice::cut_off(),
+                during_init: advice::stopped_during_init(),
+                before_start: advice::not_started(),
+            },
+        )
+        .await;
+    match recovered {
+        Ok(r) => {
+            if r.interrupted > 0 {
                 tracing::warn!(
-                    uploads = interrupted,
+                    uploads = r.interrupted,
                     "uploads were cut off by a restart and are marked interrupted"
                 );
             }
-            for id in processing {
+            for id in r.resumable {
+                let task_app = app.clone();
+                app.jobs.spawn(id, job::resume_transfer(task_app, id));
+            }
+            for id in r.processing {
                 let task_app = app.clone();
                 app.jobs.spawn(id, job::resume_polling(task_app, id));
             }
         }
         Err(e) => tracing::error!(error = %e, "could not check for interrupted uploads"),
     }
+}
+
+/// What an upload cut off after its init says, for sample pages.
+pub fn sample_interrupted_message() -> String {
+    advice::cut_off().message
+}
+
+/// What an upload whose status could not be read says, for sample pages.
+pub fn sample_unknown_message() -> String {
+    advice::status_unread(None).message
 }
 
 /// The pending-share advice, for sample pages.

@@ -38,6 +38,7 @@ pub use request::{
     BodyError, MAX_FORM, MAX_QUERY, QueryError, client_addr, cookie_value, form_body, is_form,
     parse_form,
 };
+pub(crate) use uploads::ready_to_send;
 
 use crate::App;
 use crate::pages::Page;

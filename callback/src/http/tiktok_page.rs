@@ -90,6 +90,10 @@ fn describe(e: &TikTokError) -> (StatusCode, String) {
     let gateway = StatusCode::BAD_GATEWAY;
     match e {
         TikTokError::Timeout => (gateway, "TikTok did not answer in time.".into()),
+        TikTokError::Dropped(_) => (
+            gateway,
+            "The connection to TikTok broke before its answer arrived.".into(),
+        ),
         TikTokError::Network(_) | TikTokError::Http { .. } => (
             gateway,
             "TikTok could not be reached or had an internal error.".into(),

@@ -214,6 +214,15 @@ fn refused(
 /// Everything that must hold before an upload is even recorded: the asset is in the manifest,
 /// approved, its file is a container TikTok takes, within 4 GB, and byte for byte the file that
 /// was approved (size and SHA-256, read now).
+/// The checks of a send, again, for an upload resumed after a restart: the asset is still in
+/// the manifest and approved, and its file hashes to the approval.
+pub(crate) async fn ready_to_send(app: &App, label: &str, open_id: &str) -> Option<Ready> {
+    check(app, label, open_id)
+        .await
+        .ok()
+        .map(|(_, ready)| ready)
+}
+
 async fn check(app: &App, label: &str, open_id: &str) -> Result<(String, Ready), Page> {
     let approve = format!("mdz-callback assets approve {label} --by NAME");
     let manifest = load_manifest(app).await.map_err(|e| {

@@ -118,6 +118,17 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE uploads ADD COLUMN inited_at INTEGER;
     "#,
+    // 5: reserved for another change of issue #17 (its branch brings it; merged in order).
+    "",
+    // 6: what resuming an upload needs (docs/tiktok-contract.md §8, §16.15): the upload
+    // URL, sealed like tokens because it carries TikTok's upload token and anyone holding it
+    // can write into the draft; when it expires; and how many chunks TikTok confirmed (206 or
+    // 201), recorded after every chunk so a restart knows exactly where TikTok is.
+    r#"
+    ALTER TABLE uploads ADD COLUMN upload_url_enc BLOB;
+    ALTER TABLE uploads ADD COLUMN upload_url_expires_at INTEGER;
+    ALTER TABLE uploads ADD COLUMN chunks_confirmed INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Brings the schema up to date in one transaction per step.

@@ -28,7 +28,9 @@ pub use export::{Cell, Content, Outcome, TableExport, TableOutcome};
 pub use retention::{Purged, Retention};
 pub use reviews::{Decision, Review};
 pub use rotate::{RotateError, Rotated};
-pub use uploads::{ALL_STATES, Created, Failure, NewUpload, UploadRow, UploadState};
+pub use uploads::{
+    ALL_STATES, Created, CutOff, Failure, NewUpload, Recovered, ResumePoint, UploadRow, UploadState,
+};
 pub use webhooks::{ACCESS_REMOVED, AccessRemoved, NewWebhookEvent, Received, WebhookPlan};
 
 use crate::secrets::Secret;

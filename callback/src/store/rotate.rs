@@ -37,6 +37,12 @@ const SEALED: &[Sealed] = &[
         aad_name: "auth_states.verifier",
         owner: "state_hash",
     },
+    Sealed {
+        table: "uploads",
+        column: "upload_url_enc",
+        aad_name: "uploads.upload_url",
+        owner: "id",
+    },
 ];
 
 /// How many values of each encrypted column were re-encrypted.
@@ -127,7 +133,8 @@ fn rotate(tx: &Connection, old: &Cipher, new: &Cipher) -> Result<Rotated, Rotate
     for s in SEALED {
         let rows: Vec<(i64, Value, Vec<u8>)> = tx
             .prepare(&format!(
-                "SELECT rowid, {owner}, {column} FROM {table} ORDER BY rowid",
+                "SELECT rowid, {owner}, {column} FROM {table} WHERE {column} IS NOT NULL
+                 ORDER BY rowid",
                 owner = s.owner,
                 column = s.column,
                 table = s.table
@@ -143,6 +150,7 @@ fn rotate(tx: &Connection, old: &Cipher, new: &Cipher) -> Result<Rotated, Rotate
             let owner_text = match owner {
                 Value::Text(t) => t.clone(),
                 Value::Blob(b) => hex::encode(b),
+                Value::Integer(i) => i.to_string(),
                 other => format!("{other:?}"),
             };
             let associated = aad(s.aad_name, &owner_text);
@@ -214,6 +222,40 @@ mod tests {
         )
         .await
         .unwrap();
+        // A running upload with its kept upload URL, and a finished one without.
+        for n in 0..2 {
+            let id = s
+                .create_upload(
+                    super::super::NewUpload {
+                        asset_label: format!("a{n}"),
+                        file_name: "a.mp4".into(),
+                        size: 10,
+                        sha256: "00".into(),
+                        open_id: "u1".into(),
+                    },
+                    0,
+                )
+                .await
+                .unwrap()
+                .id();
+            s.upload_inited(id, "p", 10, 1, None, 0).await.unwrap();
+            s.upload_url_kept(id, &Secret::new("https://up.example/?upload_token=t"), 1)
+                .await
+                .unwrap();
+            if id == 2 {
+                s.upload_failed(
+                    id,
+                    super::super::Failure {
+                        code: None,
+                        message: "x".into(),
+                        log_id: None,
+                    },
+                    0,
+                )
+                .await
+                .unwrap();
+            }
+        }
         (dir, s)
     }
 
@@ -222,10 +264,10 @@ mod tests {
         let (old, new) = (TokenKey::random(), TokenKey::random());
         let (dir, s) = store_with_rows(&old).await;
         let r = s.rotate_key(Cipher::new(&new)).await.unwrap();
-        assert_eq!(r.total(), 5, "{r}");
+        assert_eq!(r.total(), 6, "{r}");
         assert_eq!(
             r.to_string(),
-            "connections.access_token_enc: 2, connections.refresh_token_enc: 2, auth_states.verifier_enc: 1"
+            "connections.access_token_enc: 2, connections.refresh_token_enc: 2, auth_states.verifier_enc: 1, uploads.upload_url_enc: 1"
         );
         drop(s);
         let s = Store::open(dir.path(), Cipher::new(&new)).unwrap();
@@ -237,7 +279,14 @@ mod tests {
             s.take_state("st").await.unwrap().unwrap().verifier.expose(),
             "verifier"
         );
+        let point = s.resume_point(1).await.unwrap().expect("resumable");
+        assert_eq!(
+            point.upload_url.expose(),
+            "https://up.example/?upload_token=t"
+        );
         let s = Store::open(dir.path(), Cipher::new(&old)).unwrap();
+        // Under the old key the kept URL does not open: the upload cannot resume, no error.
+        assert!(s.resume_point(1).await.unwrap().is_none());
         assert!(matches!(s.tokens("u1").await, Err(StoreError::Open(_))));
     }
 

@@ -117,7 +117,10 @@ pub const RULES: &[Rule] = &[
         table: "uploads",
         what: "draft uploads handed to this account's TikTok inbox (asset label, file name, status, TikTok's publish_id, timestamps)",
         about: About::Where("open_id = :open_id"),
-        withheld: &[],
+        withheld: &[(
+            "upload_url_enc",
+            "TikTok's upload address for resuming: carries an upload token, stored encrypted, not disclosed",
+        )],
         // The policy keeps upload workflow records "while the integration is active": once the
         // account is no longer connected, finished uploads go after the retention period.
         expired: Some(

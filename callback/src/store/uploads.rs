@@ -6,7 +6,49 @@
 
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, aad};
+use crate::secrets::Secret;
+
+fn url_aad(id: i64) -> String {
+    aad("uploads.upload_url", &id.to_string())
+}
+
+/// What continuing an interrupted transfer needs (see [`Store::resume_point`]).
+#[derive(Debug, Clone)]
+pub struct ResumePoint {
+    pub publish_id: String,
+    /// TikTok's upload URL with its upload token: never logged, shown or exported.
+    pub upload_url: Secret,
+    /// Milliseconds since the epoch; TikTok refuses the URL (403) after it.
+    pub expires_at: i64,
+    pub chunk_size: u64,
+    pub chunk_count: u64,
+    /// Chunks `0..chunks_confirmed` are at TikTok.
+    pub chunks_confirmed: u64,
+}
+
+/// Why each kind of upload cut off by a stop ends, for [`Store::recover_uploads`].
+#[derive(Debug, Clone)]
+pub struct CutOff {
+    /// It had an init: a new send makes a new draft (state interrupted).
+    pub after_init: Failure,
+    /// It was sending, without a recorded init: the init may have been on the wire and done
+    /// at TikTok (state unknown).
+    pub during_init: Failure,
+    /// It was still queued: TikTok was never asked (state interrupted).
+    pub before_start: Failure,
+}
+
+/// How the start-up sweep left the uploads the previous process was running.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recovered {
+    /// Marked interrupted or unknown: they need a new send.
+    pub interrupted: usize,
+    /// Every byte was sent: only the status is missing.
+    pub processing: Vec<i64>,
+    /// Still `uploading`, with a live upload URL: to be continued where TikTok stands.
+    pub resumable: Vec<i64>,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum UploadState {
@@ -295,21 +337,101 @@ impl Store {
         .await
     }
 
+    /// TikTok confirmed chunks `0..chunks_confirmed` (206 or 201), which end at `bytes_sent`.
+    /// Written after every chunk: a resume starts at the first chunk not recorded here, so a
+    /// count behind TikTok's would re-send a chunk TikTok already has (and get 416).
     pub async fn upload_progress(
         &self,
         id: i64,
+        chunks_confirmed: u64,
         bytes_sent: u64,
         now: i64,
     ) -> Result<(), StoreError> {
         self.call(move |c, _| {
             c.execute(
                 &format!(
-                    "UPDATE uploads SET bytes_sent = ?2, updated_at = ?3
+                    "UPDATE uploads SET bytes_sent = ?2, chunks_confirmed = ?3, updated_at = ?4
                      WHERE id = ?1 AND state IN {ACTIVE}"
                 ),
-                params![id, signed(bytes_sent), now],
+                params![id, signed(bytes_sent), signed(chunks_confirmed), now],
             )?;
             Ok(())
+        })
+        .await
+    }
+
+    /// Keeps the upload URL of the init just recorded (sealed; see migration 6) and when it
+    /// expires, so a restart can continue the transfer instead of starting a new draft.
+    pub async fn upload_url_kept(
+        &self,
+        id: i64,
+        upload_url: &Secret,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let url = upload_url.clone();
+        self.call(move |c, cipher| {
+            let sealed = cipher.seal(url.expose(), &url_aad(id));
+            c.execute(
+                &format!(
+                    "UPDATE uploads SET upload_url_enc = ?2, upload_url_expires_at = ?3
+                     WHERE id = ?1 AND state IN {ACTIVE}"
+                ),
+                params![id, sealed, expires_at],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Where a running upload stands at TikTok, if it can be continued: it has an init, a
+    /// kept upload URL that opens under the current key, and its chunk plan.
+    pub async fn resume_point(&self, id: i64) -> Result<Option<ResumePoint>, StoreError> {
+        self.call(move |c, cipher| {
+            let row = c
+                .query_row(
+                    &format!(
+                        "SELECT publish_id, upload_url_enc, upload_url_expires_at, chunk_size,
+                            chunk_count, chunks_confirmed
+                         FROM uploads WHERE id = ?1 AND state IN {ACTIVE}"
+                    ),
+                    params![id],
+                    |r| {
+                        Ok((
+                            r.get::<_, Option<String>>(0)?,
+                            r.get::<_, Option<Vec<u8>>>(1)?,
+                            r.get::<_, Option<i64>>(2)?,
+                            unsigned(r.get(3)?),
+                            unsigned(r.get(4)?),
+                            unsigned(r.get(5)?),
+                        ))
+                    },
+                )
+                .optional()?;
+            let Some((
+                Some(publish_id),
+                Some(sealed),
+                Some(expires_at),
+                Some(chunk_size),
+                Some(chunk_count),
+                Some(chunks_confirmed),
+            )) = row
+            else {
+                return Ok(None);
+            };
+            // A URL that does not open (the key was changed without rotate-key) cannot be used;
+            // the upload then needs a new init like one without a kept URL.
+            let Ok(upload_url) = cipher.open(&sealed, &url_aad(id)) else {
+                tracing::warn!(upload = id, "the kept upload URL does not decrypt");
+                return Ok(None);
+            };
+            Ok(Some(ResumePoint {
+                publish_id,
+                upload_url,
+                expires_at,
+                chunk_size,
+                chunk_count,
+                chunks_confirmed,
+            }))
         })
         .await
     }
@@ -330,7 +452,7 @@ impl Store {
                 &format!(
                     "UPDATE uploads SET state = ?2,
                         tiktok_status = COALESCE(?3, tiktok_status), updated_at = ?4,
-                        finished_at = COALESCE(?5, finished_at)
+                        finished_at = COALESCE(?5, finished_at), upload_url_enc = NULL
                      WHERE id = ?1 AND state IN {ACTIVE}"
                 ),
                 params![id, state.as_str(), tiktok_status, now, finished],
@@ -341,11 +463,25 @@ impl Store {
     }
 
     pub async fn upload_failed(&self, id: i64, f: Failure, now: i64) -> Result<(), StoreError> {
+        self.upload_stopped(id, UploadState::Failed, f, now).await
+    }
+
+    /// Ends a running upload in `state` (failed, interrupted, or unknown when TikTok may have
+    /// carried it out) with the reason and advice. Its upload URL is dropped: nothing resumes
+    /// an upload that ended.
+    pub async fn upload_stopped(
+        &self,
+        id: i64,
+        state: UploadState,
+        f: Failure,
+        now: i64,
+    ) -> Result<(), StoreError> {
         self.call(move |c, _| {
             c.execute(
                 &format!(
-                    "UPDATE uploads SET state = 'failed', error_code = ?2, error_message = ?3,
-                        log_id = COALESCE(?4, log_id), updated_at = ?5, finished_at = ?5
+                    "UPDATE uploads SET state = ?6, error_code = ?2, error_message = ?3,
+                        log_id = COALESCE(?4, log_id), updated_at = ?5, finished_at = ?5,
+                        upload_url_enc = NULL
                      WHERE id = ?1 AND state IN {ACTIVE}"
                 ),
                 params![
@@ -353,7 +489,8 @@ impl Store {
                     f.code.map(|s| s.chars().take(128).collect::<String>()),
                     f.message.chars().take(1000).collect::<String>(),
                     f.log_id.map(|s| s.chars().take(128).collect::<String>()),
-                    now
+                    now,
+                    state.as_str()
                 ],
             )?;
             Ok(())
@@ -437,7 +574,7 @@ impl Store {
                 tx.execute(
                     &format!(
                         "UPDATE uploads SET state = 'failed', error_code = ?2, error_message = ?3,
-                            updated_at = ?4, finished_at = ?4
+                            updated_at = ?4, finished_at = ?4, upload_url_enc = NULL
                          WHERE id = ?1 AND state IN {ACTIVE}"
                     ),
                     params![u.id, f.code, f.message, now],
@@ -449,18 +586,62 @@ impl Store {
         .await
     }
 
-    /// At start-up: uploads that were queued or sending bytes when the service stopped are
-    /// marked interrupted (their upload URL and progress are gone with the process). Those
-    /// that had sent every byte are returned, so their status can be polled again instead.
-    pub async fn recover_uploads(&self, now: i64) -> Result<(usize, Vec<i64>), StoreError> {
+    /// At start-up: uploads that were queued or sending bytes when the service stopped. Those
+    /// that had sent every byte are returned as `processing`, so their status can be polled
+    /// again. With `resume_until` set, a transfer whose kept upload URL lives past it stays
+    /// `uploading` and is returned as `resumable`; every other one ends as [`CutOff`] says.
+    pub async fn recover_uploads(
+        &self,
+        now: i64,
+        resume_until: Option<i64>,
+        cut_off: CutOff,
+    ) -> Result<Recovered, StoreError> {
         self.call(move |c, _| {
             let tx = c.savepoint()?;
-            let n = tx.execute(
-                "UPDATE uploads SET state = 'interrupted', updated_at = ?1, finished_at = ?1,
-                    error_message = 'The service stopped while this upload was running.'
-                 WHERE state IN ('queued', 'uploading')",
-                params![now],
-            )?;
+            let resumable = match resume_until {
+                Some(until) => {
+                    let mut stmt = tx.prepare(
+                        "SELECT id FROM uploads WHERE state = 'uploading'
+                            AND publish_id IS NOT NULL AND upload_url_enc IS NOT NULL
+                            AND chunk_size IS NOT NULL AND upload_url_expires_at > ?1
+                         ORDER BY id",
+                    )?;
+                    stmt.query_map(params![until], |r| r.get::<_, i64>(0))?
+                        .collect::<Result<Vec<_>, _>>()?
+                }
+                None => Vec::new(),
+            };
+            let mut interrupted = 0;
+            for (f, state, which) in [
+                (
+                    &cut_off.after_init,
+                    UploadState::Interrupted,
+                    "state = 'uploading' AND publish_id IS NOT NULL",
+                ),
+                (
+                    &cut_off.during_init,
+                    UploadState::Unknown,
+                    "state = 'uploading' AND publish_id IS NULL",
+                ),
+                (
+                    &cut_off.before_start,
+                    UploadState::Interrupted,
+                    "state = 'queued'",
+                ),
+            ] {
+                let mut stmt = tx.prepare(&format!(
+                    "UPDATE uploads SET state = ?5, updated_at = ?1, finished_at = ?1,
+                        error_code = ?2, error_message = ?3, upload_url_enc = NULL
+                     WHERE {which} AND id NOT IN (SELECT value FROM json_each(?4))"
+                ))?;
+                interrupted += stmt.execute(params![
+                    now,
+                    f.code,
+                    f.message,
+                    serde_json::to_string(&resumable).unwrap_or_else(|_| "[]".into()),
+                    state.as_str()
+                ])?;
+            }
             let processing = {
                 let mut stmt = tx.prepare(
                     "SELECT id FROM uploads WHERE state = 'processing' AND publish_id IS NOT NULL
@@ -470,7 +651,11 @@ impl Store {
                     .collect::<Result<Vec<_>, _>>()?
             };
             tx.commit()?;
-            Ok((n, processing))
+            Ok(Recovered {
+                interrupted,
+                processing,
+                resumable,
+            })
         })
         .await
     }

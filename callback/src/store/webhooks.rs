@@ -192,7 +192,7 @@ fn remove_access(
     let stopped = {
         let mut stmt = tx.prepare(&format!(
             "UPDATE uploads SET state = 'failed', error_code = ?2, error_message = ?3,
-                updated_at = ?4, finished_at = ?4
+                updated_at = ?4, finished_at = ?4, upload_url_enc = NULL
              WHERE open_id = ?1 AND state IN {ACTIVE} RETURNING id"
         ))?;
         stmt.query_map(params![open_id, failure.code, failure.message, now], |r| {
@@ -239,7 +239,7 @@ fn end_upload(
     tx.execute(
         "UPDATE uploads SET state = ?2, tiktok_status = ?3,
             error_code = COALESCE(?4, error_code), error_message = COALESCE(?5, error_message),
-            updated_at = ?6, finished_at = ?7
+            updated_at = ?6, finished_at = ?7, upload_url_enc = NULL
          WHERE id = ?1",
         params![
             id,

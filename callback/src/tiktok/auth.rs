@@ -96,13 +96,11 @@ impl Client {
             ("redirect_uri", &self.redirect_uri),
             ("code_verifier", verifier.expose()),
         ];
-        match self.token_request(&form).await {
-            Err(e) if e.meaning() == Meaning::Retry => {
-                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-                self.token_request(&form).await
-            }
-            other => other,
-        }
+        // Never retried, not even after `server_error`: TikTok may have consumed the code
+        // before failing (docs/tiktok-contract.md §2.4, §16.3), and a second presentation would
+        // turn "TikTok had trouble, sign in again" into a misleading "code already used". A new
+        // sign-in brings a fresh code either way.
+        self.token_request(&form).await
     }
 
     /// Trades the refresh token for a new pair. The caller must persist the answer before using

@@ -10,6 +10,10 @@ pub enum TikTokError {
     Timeout,
     #[error("TikTok could not be reached: {0}")]
     Network(String),
+    /// The connection broke after the request went out, before a complete answer came back:
+    /// like a timeout, TikTok may have carried the request out.
+    #[error("the connection to TikTok broke before its answer arrived: {0}")]
+    Dropped(String),
     #[error("TikTok answered HTTP {status} (log_id {})", LogId(log_id))]
     Http { status: u16, log_id: Option<String> },
     #[error(
@@ -56,6 +60,9 @@ impl TikTokError {
         if e.is_timeout() {
             return TikTokError::Timeout;
         }
+        // Only a failed connect proves the request never left; any other break can come
+        // after TikTok received it.
+        let sent = !e.is_connect() && !e.is_builder();
         let e = e.without_url();
         // The top-level message is vague ("error sending request"); the causes say whether the
         // connection was refused or reset.
@@ -66,7 +73,12 @@ impl TikTokError {
             text.push_str(&cause.to_string());
             source = cause.source();
         }
-        TikTokError::Network(text.chars().take(300).collect())
+        let text = text.chars().take(300).collect();
+        if sent {
+            TikTokError::Dropped(text)
+        } else {
+            TikTokError::Network(text)
+        }
     }
 
     /// The OAuth error category (`access_denied`, `invalid_grant`, …), if this is one.
@@ -82,6 +94,7 @@ impl TikTokError {
         match self {
             TikTokError::Timeout => Meaning::MayHaveHappened,
             TikTokError::Network(_) => Meaning::Unreachable,
+            TikTokError::Dropped(_) => Meaning::MayHaveHappened,
             TikTokError::Http { status: 429, .. } => Meaning::Wait,
             TikTokError::Http { status, .. } if *status >= 500 => Meaning::Unreachable,
             TikTokError::Http { .. } | TikTokError::Malformed { .. } => Meaning::GiveUp,
@@ -113,7 +126,7 @@ impl TikTokError {
             | TikTokError::OAuth { log_id, .. }
             | TikTokError::Api { log_id, .. }
             | TikTokError::Malformed { log_id, .. } => log_id.as_deref(),
-            TikTokError::Timeout | TikTokError::Network(_) => None,
+            TikTokError::Timeout | TikTokError::Network(_) | TikTokError::Dropped(_) => None,
         }
     }
 }
@@ -232,6 +245,7 @@ mod tests {
             ),
             (TikTokError::Network("reset".into()), Unreachable),
             (TikTokError::Timeout, MayHaveHappened),
+            (TikTokError::Dropped("closed".into()), MayHaveHappened),
             (
                 TikTokError::Malformed {
                     what: "x".into(),

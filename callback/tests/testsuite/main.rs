@@ -3,6 +3,7 @@
 //! helpers (a signed-in browser, the simulator, CSRF from a page, the real binary as a child
 //! process) live in [`common`].
 
+mod ambiguous;
 mod assets;
 mod attacks;
 mod binary;
@@ -15,6 +16,7 @@ mod nginx;
 mod preflight;
 mod process_faults;
 mod records;
+mod resume;
 mod robustness;
 mod rotate_key;
 mod signin;

@@ -596,14 +596,24 @@ async fn a_damaged_database_stops_start_up_with_a_message_and_a_restored_copy_wo
 }
 
 #[tokio::test]
-async fn sigkill_mid_upload_keeps_the_record_marks_it_interrupted_and_the_video_goes_again() {
+async fn sigkill_mid_upload_keeps_the_record_and_the_restart_finishes_it_on_the_same_init() {
     let mut svc = Service::new(None).await;
     let videos = svc.dir.path().join("videos");
     std::fs::create_dir_all(&videos).unwrap();
-    std::fs::write(videos.join("v.mp4"), vec![7u8; 300_000]).unwrap();
+    // Over the 64 MB one-piece ceiling, so production settings cut it into chunks: with
+    // 5 MiB chunks, thirteen of them.
+    const MIB: u64 = 1 << 20;
+    let size = 66 * MIB;
+    let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    std::fs::write(videos.join("v.mp4"), &data).unwrap();
     std::fs::write(
         svc.dir.path().join("assets.toml"),
         "[[asset]]\nlabel = \"v\"\nfile = \"videos/v.mp4\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        svc.dir.path().join("config.toml"),
+        format!("{SITE}\n[tiktok]\nchunk_size = 5242880\n"),
     )
     .unwrap();
     let approved = svc.run(&["assets", "approve", "v", "--by", "Tester"]);
@@ -612,77 +622,100 @@ async fn sigkill_mid_upload_keeps_the_record_marks_it_interrupted_and_the_video_
     let session = svc.signed_in().await;
     let op = svc.get("/operator", &[(SESSION_COOKIE, &session)]).await;
     let csrf = common::csrf_of(&op.body);
-    let send = |svc: &Service| {
-        let req = svc
-            .http
-            .post(format!("{}/operator/uploads", svc.base))
-            .header("cookie", format!("{SESSION_COOKIE}={session}"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("sec-fetch-site", "same-origin")
-            .body(format!("asset=v&csrf={csrf}"));
-        async move {
-            let r = common::read(req.send().await.unwrap()).await;
-            assert_eq!(r.status, 303, "{}", r.body);
-            r.location()
-                .strip_prefix("/operator/uploads/")
-                .unwrap()
-                .parse::<i64>()
-                .unwrap()
-        }
-    };
-    let state_of = |svc: &Service, id: i64| -> String {
+    let req = svc
+        .http
+        .post(format!("{}/operator/uploads", svc.base))
+        .header("cookie", format!("{SESSION_COOKIE}={session}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("sec-fetch-site", "same-origin")
+        .body(format!("asset=v&csrf={csrf}"));
+    let r = common::read(req.send().await.unwrap()).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let id: i64 = r
+        .location()
+        .strip_prefix("/operator/uploads/")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let row_of = |svc: &Service| -> (String, i64) {
         svc.db()
-            .query_row("SELECT state FROM uploads WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT state, chunks_confirmed FROM uploads WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .unwrap()
     };
 
-    // The chunk PUT hangs at TikTok; the process dies while it is on the wire.
+    // Chunks 0 and 1 go through; chunk 2 hangs at TikTok and the process dies meanwhile.
+    svc.sim
+        .push_fault(Endpoint::Chunk, Fault::Delay(Duration::ZERO));
+    svc.sim
+        .push_fault(Endpoint::Chunk, Fault::Delay(Duration::ZERO));
     svc.sim
         .push_fault(Endpoint::Chunk, Fault::Delay(Duration::from_secs(30)));
-    let first = send(&svc).await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while svc.sim.calls(Endpoint::Chunk) < 1 {
-        assert!(Instant::now() < deadline, "the chunk never left");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while svc.sim.calls(Endpoint::Chunk) < 3 {
+        assert!(Instant::now() < deadline, "chunk 2 never left");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     svc.sigkill();
-    assert_eq!(state_of(&svc, first), "uploading");
+    assert_eq!(row_of(&svc), ("uploading".to_string(), 2));
     assert_eq!(integrity(&svc.db()), "ok");
 
-    // Restart: the record is there, marked interrupted, and the same video can go again.
+    // Restart: the same upload continues from chunk 2 on its one init.
     svc.start().await;
-    assert_eq!(state_of(&svc, first), "interrupted");
-    let page = svc
-        .get(
-            &format!("/operator/uploads/{first}"),
-            &[(SESSION_COOKIE, &session)],
-        )
-        .await;
-    assert_eq!(page.status, 200, "{}", page.body);
-    // Every byte arrives this time (TikTok's status is then polled every 5 s in production,
-    // which this test does not wait for).
-    let second = send(&svc).await;
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let state = state_of(&svc, second);
+        let (state, _) = row_of(&svc);
         if ["processing", "in_inbox"].contains(&state.as_str()) {
             break;
         }
         assert!(
-            Instant::now() < deadline && ["queued", "uploading"].contains(&state.as_str()),
-            "second upload: {state}"
+            Instant::now() < deadline && state == "uploading",
+            "after the restart: {state}: {}",
+            svc.logs()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let complete = svc
+    assert_eq!(svc.sim.calls(Endpoint::Init), 1, "no new init");
+    let ups = svc.sim.uploads();
+    assert_eq!(ups.len(), 1);
+    assert_eq!(ups[0].received_bytes, size);
+    assert_eq!(
+        ups[0].sha256_hex.as_deref(),
+        Some(hex::encode(Sha256::digest(&data)).as_str())
+    );
+    let firsts: Vec<String> = svc
         .sim
-        .uploads()
+        .requests(Endpoint::Chunk)
         .iter()
-        .filter(|u| u.sha256_hex.is_some() && u.received_bytes == 300_000)
-        .count();
-    assert_eq!(complete, 1, "{:?}", svc.sim.uploads());
+        .map(|r| {
+            let range = r.header("content-range").unwrap_or("");
+            range.split('-').next().unwrap_or("").to_string()
+        })
+        .collect();
+    // Chunks 0 and 1 once each, chunk 2 twice (cut off, then resumed), then the rest.
+    assert_eq!(firsts.len(), 14, "{firsts:?}");
+    assert_eq!(firsts[2], firsts[3], "{firsts:?}");
+    let mut unique = firsts.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), 13, "{firsts:?}");
+    assert!(
+        ups[0].arrived_bytes - ups[0].received_bytes <= 5 * MIB,
+        "{:?}",
+        ups[0]
+    );
+    // The upload URL and its token are in no log line.
+    let token = common::query_param(
+        &format!(
+            "http://x{}",
+            svc.sim.requests(Endpoint::Chunk)[0].path_and_query
+        ),
+        "upload_token",
+    )
+    .unwrap();
+    assert!(!svc.logs().contains(&token));
     assert!(!svc.logs().contains("panicked"));
     svc.sigterm();
 }

@@ -1059,6 +1059,71 @@ async fn chunk_puts_are_checked_like_tiktok_does() {
 }
 
 #[tokio::test]
+async fn a_chunk_sequence_resumes_on_its_url_within_its_life_and_lost_answers_still_count() {
+    // The URL's life from SimOptions (contract §7: an hour; here three seconds).
+    let sim = start_with(|o| o.upload_url_ttl = Duration::from_secs(3)).await;
+    let s = login(&sim).await;
+    let size = 15 * MIB;
+    let data = video(size);
+    let chunk = (5 * MIB) as usize;
+    let (_, short_lived) = init_ok(&sim, &s.access, size, 5 * MIB, 3).await;
+    let issued = std::time::Instant::now();
+    let (publish_id, url) = init_ok(&sim, &s.access, size, 5 * MIB, 3).await;
+    assert_eq!(
+        put(&url, 0, &data[..chunk], size).await.unwrap().status(),
+        206
+    );
+    // A chunk that skips ahead is out of order: 416 with the progress.
+    let resp = put(&url, 2 * chunk as u64, &data[2 * chunk..], size)
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 416);
+    assert_eq!(
+        resp.headers()["content-range"],
+        format!("bytes 0-{}/{size}", chunk - 1).as_str()
+    );
+    // The next chunk is carried out but its answer is lost: the client sees a broken
+    // connection, TikTok has the bytes (the same chunk again is 416).
+    sim.push_fault(Endpoint::Chunk, Fault::LoseAnswer);
+    assert!(
+        put(&url, chunk as u64, &data[chunk..2 * chunk], size)
+            .await
+            .is_err()
+    );
+    assert_eq!(sim.uploads()[1].received_bytes, 2 * chunk as u64);
+    let resp = put(&url, chunk as u64, &data[chunk..2 * chunk], size)
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 416);
+    // Later, on the same URL while it lives, the sequence continues where TikTok stands.
+    let resp = put(&url, 2 * chunk as u64, &data[2 * chunk..], size)
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let up = &sim.uploads()[1];
+    assert_eq!(up.publish_id, publish_id);
+    assert_eq!(
+        up.sha256_hex.as_deref(),
+        Some(hex::encode(Sha256::digest(&data)).as_str())
+    );
+    // Every body byte of an accepted PUT counts, also of the one whose answer was lost;
+    // refused PUTs (out of order, repeated) are turned away before their body is read.
+    assert_eq!(up.arrived_bytes, size);
+    // After the URL's life: 403 for any chunk, however well placed.
+    tokio::time::sleep(
+        (issued + Duration::from_millis(3100)).saturating_duration_since(std::time::Instant::now()),
+    )
+    .await;
+    assert_eq!(
+        put(&short_lived, 0, &data[..chunk], size)
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+}
+
+#[tokio::test]
 async fn status_errors_and_scripts() {
     let sim = start().await;
     let s = login(&sim).await;
