@@ -121,7 +121,7 @@ pub struct AssetItem {
     pub state: String,
     /// That latest upload, for a link.
     pub upload: Option<i64>,
-    /// Being sent now: no send button, a link to the running upload instead.
+    /// Being sent now: its button leads to the second-draft confirmation, which says so.
     pub running: bool,
     /// A draft of it is (or may be) in the inbox: the button says a second one is made.
     pub second_draft: bool,
@@ -135,6 +135,8 @@ pub struct SecondDraftView {
     /// The latest upload of it and where it stands.
     pub previous: i64,
     pub previous_state: String,
+    /// It is still being sent: the page says a second would wait for it.
+    pub previous_running: bool,
     pub csrf: String,
     pub drafts: DraftsView,
     /// Drafts counted in the last 24 hours once this one is sent.
@@ -599,6 +601,30 @@ pub fn samples() -> Vec<Page> {
                     running: false,
                     second_draft: false,
                 },
+                AssetItem {
+                    label: "behind-the-scenes".into(),
+                    title: "Behind the scenes".into(),
+                    size: "96.0 MB".into(),
+                    approved_by: "Mira".into(),
+                    approved_on: "2026-05-02 11:59".into(),
+                    problem: String::new(),
+                    state: "Sending to TikTok now (41% sent).".into(),
+                    upload: Some(8),
+                    running: true,
+                    second_draft: true,
+                },
+                AssetItem {
+                    label: "new-logo".into(),
+                    title: "New logo".into(),
+                    size: "3.1 MB".into(),
+                    approved_by: "Mira".into(),
+                    approved_on: "2026-05-02 12:10".into(),
+                    problem: String::new(),
+                    state: "Never sent.".into(),
+                    upload: None,
+                    running: false,
+                    second_draft: false,
+                },
             ],
             uploads: vec![
                 UploadItem {
@@ -639,6 +665,7 @@ pub fn samples() -> Vec<Page> {
             title: "Spring teaser".into(),
             previous: 7,
             previous_state: "In the TikTok inbox since 2026-05-02 12:03 UTC.".into(),
+            previous_running: false,
             csrf: "sample-csrf-token".into(),
             drafts: DraftsView {
                 used: 2,
@@ -647,6 +674,21 @@ pub fn samples() -> Vec<Page> {
                 full: false,
             },
             used_after: 3,
+        })),
+        Page::SecondDraft(Box::new(SecondDraftView {
+            label: "behind-the-scenes".into(),
+            title: "Behind the scenes".into(),
+            previous: 8,
+            previous_state: "Sending to TikTok now (41% sent).".into(),
+            previous_running: true,
+            csrf: "sample-csrf-token".into(),
+            drafts: DraftsView {
+                used: 3,
+                limit: 5,
+                next_free: "2026-05-03 12:03".into(),
+                full: false,
+            },
+            used_after: 4,
         })),
         Page::Error {
             status: StatusCode::PAYLOAD_TOO_LARGE,
@@ -759,6 +801,7 @@ fn sample_upload(s: crate::store::UploadState) -> UploadView {
 pub fn sample_name(page: &Page) -> String {
     match page {
         Page::Upload(v) => format!("upload_{}.html", v.state),
+        Page::SecondDraft(v) if v.previous_running => "second_draft_sending.html".into(),
         Page::BadState {
             signed_in_as: Some(_),
             ..

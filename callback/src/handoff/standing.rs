@@ -1,6 +1,7 @@
 //! Where a video stands with TikTok, read from its latest upload: the words the operator page
 //! shows beside each approved video, whether sending it again needs the operator's say-so
-//! (it would make a second draft, which takes one of TikTok's daily slots), and what a
+//! (it would make a second draft, which takes one of TikTok's daily slots, also while the
+//! first is still sending), and what a
 //! disconnect does to an upload still running. All of that wording lives here, so the pages,
 //! the confirmation pages and the records say the same thing.
 
@@ -14,20 +15,21 @@ pub struct Standing {
     pub text: String,
     /// The upload it is read from, for a link; `None` when it was never sent.
     pub upload: Option<i64>,
-    /// The service is sending it now: another press lands on that upload.
+    /// The service is sending it now.
     pub running: bool,
-    /// A draft of it is (or may be) in the TikTok inbox already: sending it again is confirmed
-    /// first.
+    /// A draft of it is on its way to the TikTok inbox or (maybe) there already: sending it
+    /// again is confirmed first.
     pub second_draft: bool,
 }
 
-/// A draft of this upload is in the inbox, was posted, or may still arrive: another send makes
-/// a second draft of the same video.
+/// A draft of this upload is on its way, in the inbox, was posted, or may still arrive: another
+/// send makes a second draft of the same video.
 pub fn makes_second_draft(state: UploadState) -> bool {
-    matches!(
-        state,
-        UploadState::InInbox | UploadState::Posted | UploadState::Unknown
-    )
+    state.is_active()
+        || matches!(
+            state,
+            UploadState::InInbox | UploadState::Posted | UploadState::Unknown
+        )
 }
 
 pub fn standing(latest: Option<&UploadRow>) -> Standing {
@@ -171,16 +173,13 @@ mod tests {
     }
 
     #[test]
-    fn only_a_draft_that_is_or_may_be_in_the_inbox_asks_before_a_second() {
+    fn only_a_draft_that_is_on_its_way_or_may_be_in_the_inbox_asks_before_a_second() {
         for s in crate::store::ALL_STATES {
             let st = standing(Some(&row(s)));
             assert_eq!(st.running, s.is_active(), "{s:?}");
             assert_eq!(
                 st.second_draft,
-                matches!(
-                    s,
-                    UploadState::InInbox | UploadState::Posted | UploadState::Unknown
-                ),
+                !matches!(s, UploadState::Failed | UploadState::Interrupted),
                 "{s:?}"
             );
             assert_eq!(st.upload, Some(12));

@@ -15,7 +15,7 @@ use super::{Resp, guard, redirect, server_error};
 use crate::assets::{Manifest, ManifestError, digest_fingerprinted, human_size};
 use crate::handoff::{self, Ready, Slots, plain_state, standing};
 use crate::pages::{AssetItem, DraftsView, Page, SecondDraftView, UploadItem, UploadView};
-use crate::store::{Created, Decision, NewUpload, UploadRow, UploadState};
+use crate::store::{Created, Decision, Expect, NewUpload, UploadRow, UploadState};
 use crate::tiktok::chunks::MAX_VIDEO;
 use crate::tiktok::content_type_for;
 use crate::{App, now_ms};
@@ -389,8 +389,15 @@ pub async fn create(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
             return app.page(server_error());
         }
     };
-    // A press for a video already on its way lands on that upload; one for a video whose
-    // draft is (or may be) in the inbox already asks first, as it costs a slot for a copy.
+    let Some(expect) = seen_of(&form) else {
+        return app.page(refused(
+            StatusCode::BAD_REQUEST,
+            "Unknown video",
+            "The form did not say which upload of the video it was shown with.".into(),
+            "Open the operator page and press the video's button there.",
+            String::new(),
+        ));
+    };
     let latest = match app.store.latest_of_asset(&s.open_id, label).await {
         Ok(l) => l,
         Err(e) => {
@@ -399,25 +406,46 @@ pub async fn create(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
         }
     };
     let confirmed = form.get("confirm").map(String::as_str) == Some(SECOND_DRAFT);
+    // A press made on a page that is out of date (the same form sent twice, or the video sent
+    // since from elsewhere) lands on what happened instead; the store checks the same again
+    // when it records the upload, as the file check below takes a while.
+    if let Expect::Latest(seen) = expect
+        && seen != latest.as_ref().map(|u| u.id)
+    {
+        let Some(u) = &latest else {
+            return app.page(stale_form());
+        };
+        tracing::info!(
+            upload = u.id,
+            asset = label,
+            "send pressed on an out-of-date page"
+        );
+        return landed_on(u.id);
+    }
     match latest {
-        Some(u) if u.state.is_active() => {
+        Some(u) if u.state.is_active() && expect == Expect::NoneRunning => {
             tracing::info!(
                 upload = u.id,
                 asset = label,
                 "send pressed again while running"
             );
-            return landed_on_running(u.id);
+            return landed_on(u.id);
         }
+        // A video on its way or in the inbox already: another send is a second draft, which
+        // costs a slot, so it is confirmed first.
         Some(u) if standing::makes_second_draft(u.state) && !confirmed => {
             let manifest = load_manifest(app).await.ok();
+            // An upload still sending that TikTok has not yet accepted takes a slot too.
+            let ahead = u32::from(u.state.is_active() && u.publish_id.is_none());
             return app.page(Page::SecondDraft(Box::new(SecondDraftView {
                 label: label.to_string(),
                 title: title_of(manifest.as_ref(), label),
                 previous: u.id,
                 previous_state: standing(Some(&u)).text,
+                previous_running: u.state.is_active(),
                 csrf: s.csrf.clone(),
                 drafts: slots_view(&slots),
-                used_after: slots.used.saturating_add(1),
+                used_after: slots.used.saturating_add(1 + ahead),
             })));
         }
         _ => {}
@@ -441,7 +469,7 @@ pub async fn create(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
         open_id: s.open_id.clone(),
     };
     // Recorded before any call to TikTok, so nothing that follows can go unrecorded.
-    let created = match app.store.create_upload(new, now_ms()).await {
+    let created = match app.store.create_upload(new, now_ms(), expect).await {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "could not record an upload");
@@ -452,29 +480,56 @@ pub async fn create(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
         Created::New(id) => {
             tracing::info!(upload = id, asset = label, "draft upload requested");
             handoff::start(app, id, ready);
+            redirect(StatusCode::SEE_OTHER, &Route::UploadStatus.path(Some(id)))
         }
-        Created::AlreadyRunning(id) => {
+        Created::Existing(id) => {
             tracing::info!(
                 upload = id,
                 asset = label,
-                "upload already running; not starting another"
+                "another upload of the video came first; not starting one"
             );
-            return landed_on_running(id);
+            landed_on(id)
         }
+        Created::Stale => app.page(stale_form()),
     }
-    redirect(
-        StatusCode::SEE_OTHER,
-        &Route::UploadStatus.path(Some(created.id())),
+}
+
+/// The send forms' `seen` field: the asset's latest upload the page was shown with, or `none`
+/// when it had never been sent. A form without it (from a page served before it existed) only
+/// must not start a second upload beside a running one. `None`: neither.
+fn seen_of(form: &std::collections::HashMap<String, String>) -> Option<Expect> {
+    match form.get(SEEN).map(String::as_str) {
+        None => Some(Expect::NoneRunning),
+        Some(NEVER_SENT) => Some(Expect::Latest(None)),
+        Some(id) => id
+            .parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0)
+            .map(|id| Expect::Latest(Some(id))),
+    }
+}
+
+/// A press naming an upload this account never made of the video.
+fn stale_form() -> Page {
+    refused(
+        StatusCode::CONFLICT,
+        "Nothing was sent",
+        "The form was made for an upload of this video that this account does not have (a page from another account's session, perhaps), so nothing was sent.".into(),
+        "Open the operator page and press the video's button there.",
+        String::new(),
     )
 }
 
 /// The `confirm` value of the second-draft page's form.
 const SECOND_DRAFT: &str = "second-draft";
+/// The send forms' field naming the upload they were shown with, and its value for none.
+const SEEN: &str = "seen";
+const NEVER_SENT: &str = "none";
 /// The query that makes an upload's page say that a press landed on it.
 const AGAIN: &str = "again";
 
-/// To the upload already running, whose page says that this press started nothing.
-fn landed_on_running(id: i64) -> Resp {
+/// To the upload that came before this press, whose page says that the press started nothing.
+fn landed_on(id: i64) -> Resp {
     redirect(
         StatusCode::SEE_OTHER,
         &format!("{}?{AGAIN}=1", Route::UploadStatus.path(Some(id))),

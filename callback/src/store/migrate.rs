@@ -129,6 +129,16 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE uploads ADD COLUMN upload_url_expires_at INTEGER;
     ALTER TABLE uploads ADD COLUMN chunks_confirmed INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 7: a second draft of a video may be sent while its first is still sending (issue #17),
+    // so the database no longer allows only one active upload per asset. What that index
+    // guarded, a form submitted twice starting two uploads, is now decided by the upload each
+    // press was made on: `create_upload` inserts only if the asset's latest upload is still
+    // that one, checked in the same transaction on the one writer thread. The new index serves
+    // that check and the operator page's "latest upload of each video".
+    r#"
+    DROP INDEX uploads_one_active_per_asset;
+    CREATE INDEX uploads_latest_of_asset ON uploads(open_id, asset_label, id);
+    "#,
 ];
 
 /// Brings the schema up to date in one transaction per step.

@@ -29,7 +29,8 @@ pub use retention::{Purged, Retention};
 pub use reviews::{Decision, Review};
 pub use rotate::{RotateError, Rotated};
 pub use uploads::{
-    ALL_STATES, Created, CutOff, Failure, NewUpload, Recovered, ResumePoint, UploadRow, UploadState,
+    ALL_STATES, Created, CutOff, Expect, Failure, NewUpload, Recovered, ResumePoint, UploadRow,
+    UploadState,
 };
 pub use webhooks::{ACCESS_REMOVED, AccessRemoved, NewWebhookEvent, Received, WebhookPlan};
 

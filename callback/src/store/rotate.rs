@@ -234,10 +234,12 @@ mod tests {
                         open_id: "u1".into(),
                     },
                     0,
+                    super::super::Expect::NoneRunning,
                 )
                 .await
                 .unwrap()
-                .id();
+                .id()
+                .unwrap();
             s.upload_inited(id, "p", 10, 1, None, 0).await.unwrap();
             s.upload_url_kept(id, &Secret::new("https://up.example/?upload_token=t"), 1)
                 .await

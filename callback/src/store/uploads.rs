@@ -150,22 +150,39 @@ pub struct Failure {
     pub log_id: Option<String>,
 }
 
+/// What a press of a send button knew when it was made, and so when it may create an upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// The asset's latest upload the page showed (`None`: it had never been sent). The press
+    /// creates an upload only if that is still the latest, so the same form sent twice (a
+    /// double-click, a reload) or a page overtaken by a send from elsewhere creates nothing.
+    Latest(Option<i64>),
+    /// A form that names no upload (a page from before this was recorded): it creates an
+    /// upload only if none of the asset is running.
+    NoneRunning,
+}
+
 /// The answer to a request for a new upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Created {
     New(i64),
-    /// This asset already has an upload in progress: the same form sent twice lands here.
-    AlreadyRunning(i64),
+    /// Not created: the press was made on an out-of-date view; this upload of the asset came
+    /// after it (or, for [`Expect::NoneRunning`], is still running), and the press lands here.
+    Existing(i64),
+    /// Not created: the press named an upload that is not the latest and the asset has none
+    /// for this account (a form from another account's page, or made up).
+    Stale,
 }
 
 impl Created {
-    pub fn id(self) -> i64 {
+    /// The upload the press created or lands on.
+    pub fn id(self) -> Option<i64> {
         match self {
-            Created::New(id) | Created::AlreadyRunning(id) => id,
+            Created::New(id) | Created::Existing(id) => Some(id),
+            Created::Stale => None,
         }
     }
 }
-
 const COLUMNS: &str = "id, asset_label, file_name, size, sha256, open_id, state, bytes_sent,
     chunk_size, chunk_count, publish_id, tiktok_status, error_code, error_message, log_id,
     created_at, updated_at, finished_at";
@@ -207,21 +224,35 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<UploadRow> {
 pub(super) const ACTIVE: &str = "('queued', 'uploading', 'processing')";
 
 impl Store {
-    /// Records a queued upload, or finds the one already running for this asset. One
-    /// transaction, and a partial unique index behind it, so two concurrent submissions of the
-    /// same form create one row.
-    pub async fn create_upload(&self, u: NewUpload, now: i64) -> Result<Created, StoreError> {
+    /// Records a queued upload if `expect` still holds for the asset, or says which upload
+    /// the press lands on instead. The check and the insert are one transaction on the one
+    /// writer thread, so of two concurrent submissions of the same form exactly one creates a
+    /// row.
+    pub async fn create_upload(
+        &self,
+        u: NewUpload,
+        now: i64,
+        expect: Expect,
+    ) -> Result<Created, StoreError> {
         self.call(move |c, _| {
             let tx = c.savepoint()?;
-            let running: Option<i64> = tx
+            let (latest, running) = tx
                 .query_row(
-                    &format!("SELECT id FROM uploads WHERE asset_label = ?1 AND state IN {ACTIVE}"),
-                    params![u.asset_label],
-                    |r| r.get(0),
+                    &format!(
+                        "SELECT id, state IN {ACTIVE} FROM uploads
+                         WHERE open_id = ?1 AND asset_label = ?2 ORDER BY id DESC LIMIT 1"
+                    ),
+                    params![u.open_id, u.asset_label],
+                    |r| Ok((Some(r.get::<_, i64>(0)?), r.get::<_, bool>(1)?)),
                 )
-                .optional()?;
-            if let Some(id) = running {
-                return Ok(Created::AlreadyRunning(id));
+                .optional()?
+                .unwrap_or((None, false));
+            match (expect, latest) {
+                (Expect::Latest(seen), _) if seen == latest => {}
+                (Expect::Latest(_), Some(id)) => return Ok(Created::Existing(id)),
+                (Expect::Latest(_), None) => return Ok(Created::Stale),
+                (Expect::NoneRunning, Some(id)) if running => return Ok(Created::Existing(id)),
+                (Expect::NoneRunning, _) => {}
             }
             tx.execute(
                 "INSERT INTO uploads (asset_label, file_name, size, sha256, open_id, state,
@@ -689,13 +720,33 @@ mod tests {
     async fn a_disconnect_ends_only_that_accounts_running_uploads_and_the_latest_is_per_video() {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(dir.path(), Cipher::new(&TokenKey::random())).unwrap();
-        let done = s.create_upload(new("a", "u1"), 1).await.unwrap().id();
+        let done = s
+            .create_upload(new("a", "u1"), 1, Expect::NoneRunning)
+            .await
+            .unwrap()
+            .id()
+            .unwrap();
         s.upload_status(done, UploadState::InInbox, None, 2)
             .await
             .unwrap();
-        let again = s.create_upload(new("a", "u1"), 3).await.unwrap().id();
-        let b = s.create_upload(new("b", "u1"), 4).await.unwrap().id();
-        let other = s.create_upload(new("c", "u2"), 5).await.unwrap().id();
+        let again = s
+            .create_upload(new("a", "u1"), 3, Expect::NoneRunning)
+            .await
+            .unwrap()
+            .id()
+            .unwrap();
+        let b = s
+            .create_upload(new("b", "u1"), 4, Expect::NoneRunning)
+            .await
+            .unwrap()
+            .id()
+            .unwrap();
+        let other = s
+            .create_upload(new("c", "u2"), 5, Expect::NoneRunning)
+            .await
+            .unwrap()
+            .id()
+            .unwrap();
 
         let latest: Vec<i64> = s
             .latest_per_asset("u1")
@@ -726,5 +777,52 @@ mod tests {
         );
         assert!(s.upload(other).await.unwrap().unwrap().state.is_active());
         assert!(s.stop_running("u1", stopped, 10).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_press_creates_an_upload_only_on_the_latest_it_was_made_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), Cipher::new(&TokenKey::random())).unwrap();
+        let first = s.create_upload(new("a", "u1"), 1, Expect::Latest(None));
+        let twice = s.create_upload(new("a", "u1"), 1, Expect::Latest(None));
+        let (first, twice) = tokio::join!(first, twice);
+        let first = first.unwrap();
+        let Created::New(id) = first else {
+            panic!("{first:?}")
+        };
+        assert_eq!(twice.unwrap(), Created::Existing(id));
+
+        // While it still runs, a press made on it (the confirmed second draft) is a second
+        // upload; the same press again lands on that one.
+        let second = s
+            .create_upload(new("a", "u1"), 2, Expect::Latest(Some(id)))
+            .await
+            .unwrap();
+        let Created::New(second) = second else {
+            panic!("{second:?}")
+        };
+        assert!(s.upload(id).await.unwrap().unwrap().state.is_active());
+        assert_eq!(
+            s.create_upload(new("a", "u1"), 3, Expect::Latest(Some(id)))
+                .await
+                .unwrap(),
+            Created::Existing(second)
+        );
+        // A form without a seen upload still never starts a second one beside a running one.
+        assert_eq!(
+            s.create_upload(new("a", "u1"), 3, Expect::NoneRunning)
+                .await
+                .unwrap(),
+            Created::Existing(second)
+        );
+        // Another account's view of the video names nothing here.
+        assert_eq!(
+            s.create_upload(new("a", "u2"), 4, Expect::Latest(Some(second)))
+                .await
+                .unwrap(),
+            Created::Stale
+        );
+        assert_eq!(s.recent_uploads("u1", 10).await.unwrap().len(), 2);
+        assert!(s.recent_uploads("u2", 10).await.unwrap().is_empty());
     }
 }

@@ -1,5 +1,7 @@
 //! Never waste a draft: each approved video says where it stands; a send that would make a
-//! second draft asks first, and a press while one is sending lands on it and says so; a
+//! second draft asks first (also while the first is still sending), and a press made on a page
+//! that is out of date (the same button twice, or a send from elsewhere since) lands on the
+//! upload that came first and says so; a
 //! disconnect asks first, names the uploads it stops and leaves each with its reason; and the
 //! simulated creator's "posted / discarded the drafts" control frees TikTok's slots, so both
 //! sides of the daily draft limit can be seen.
@@ -172,11 +174,15 @@ async fn a_press_while_sending_lands_on_the_running_upload_and_says_so() {
         )
         .await;
     assert!(!plain.body.contains("Not sent twice."), "{}", plain.body);
-    // The operator page offers no second press while it runs.
+    // That press came from a form naming no upload (a page served before forms carried one):
+    // it still never starts a second upload beside a running one. The operator page's own
+    // button asks first instead (see below).
     let a = entry(&operator_page(&h, &op).await, "a");
     assert!(a.contains("Sending"), "{a}");
-    assert!(a.contains("this one is still running"), "{a}");
-    assert!(!a.contains("<button"), "{a}");
+    assert!(
+        a.contains("another send would make a second draft, so the next page asks first"),
+        "{a}"
+    );
 
     assert_eq!(finished(&h, id, 20).await.state, UploadState::InInbox);
     assert_eq!(uploads_of(&h).await, 1);
@@ -405,5 +411,226 @@ async fn drafts_the_creator_posts_free_their_slots_here_once_tiktok_reports_them
     );
     let id = upload_id(&send_again(&h, &op, "a").await);
     until(&h, id, "in the inbox", |r| r.state == UploadState::InInbox).await;
+    h.stop().await;
+}
+
+/// The hidden fields of the send form in `html` (an operator page entry, the second-draft page
+/// or an upload page), as a browser posts them.
+fn send_form(html: &str) -> String {
+    let start = html
+        .find("<form method=\"post\" action=\"/operator/uploads\">")
+        .unwrap_or_else(|| panic!("no send form: {html}"));
+    let form = &html[start..start + html[start..].find("</form>").expect("form end")];
+    let mut fields = Vec::new();
+    for input in form.split("<input type=\"hidden\" ").skip(1) {
+        let attr = |name: &str| {
+            let at = input.find(&format!("{name}=\"")).expect("attribute") + name.len() + 2;
+            input[at..].split('"').next().unwrap_or("").to_string()
+        };
+        let (name, value) = (attr("name"), attr("value"));
+        // What a browser would have to encode never appears in these fields.
+        assert!(
+            value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)),
+            "{value}"
+        );
+        fields.push(format!("{name}={value}"));
+    }
+    fields.join("&")
+}
+
+/// The send button of `label` on the operator page as it is now.
+async fn button(h: &Harness, op: &(String, String), label: &str) -> String {
+    send_form(&entry(&operator_page(h, op).await, label))
+}
+
+/// A press of a button whose form is `form`.
+async fn press(h: &Harness, op: &(String, String), form: &str) -> Reply {
+    h.post(
+        "/operator/uploads",
+        &[(SESSION_COOKIE, &op.0)],
+        form,
+        &[("origin", &h.base), ("sec-fetch-site", "same-origin")],
+    )
+    .await
+}
+
+/// The page a press landed on, which must say that it started nothing.
+async fn landed(h: &Harness, op: &(String, String), r: &Reply, id: i64) -> String {
+    assert_eq!(r.location(), format!("/operator/uploads/{id}?again=1"));
+    let page = h.get(&r.location(), &[(SESSION_COOKIE, &op.0)]).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    for says in ["Not sent twice.", "no second draft will be made"] {
+        assert!(page.body.contains(says), "{says}: {}", page.body);
+    }
+    page.body
+}
+
+#[tokio::test]
+async fn the_same_button_pressed_twice_sends_once_and_the_second_press_says_so() {
+    let h = harness_with(|_| {}).await;
+    add_asset(&h, "a", "a.mp4", &video(1024, 9));
+    approve(&h, "a").await;
+    let op = operator(&h).await;
+    let form = button(&h, &op, "a").await;
+    assert!(form.contains("&seen=none"), "{form}");
+
+    // A double-click: both presses carry the same page's view.
+    let (one, two) = tokio::join!(press(&h, &op, &form), press(&h, &op, &form));
+    let (one_id, two_id) = (upload_id(&one), upload_id(&two));
+    assert_eq!(one_id, two_id);
+    let again: Vec<&Reply> = [&one, &two]
+        .into_iter()
+        .filter(|r| r.location().ends_with("?again=1"))
+        .collect();
+    assert_eq!(again.len(), 1, "{} / {}", one.location(), two.location());
+    landed(&h, &op, again[0], one_id).await;
+    until(&h, one_id, "in the inbox", |r| {
+        r.state == UploadState::InInbox
+    })
+    .await;
+
+    // The same form once more (a reload, a back button) after the draft arrived: still the
+    // one upload, not a second draft nor the page offering one.
+    let late = press(&h, &op, &form).await;
+    assert_eq!(late.status, 303, "{}", late.body);
+    let page = landed(&h, &op, &late, one_id).await;
+    assert!(
+        page.contains("To make another draft of it anyway, send it from the operator page"),
+        "{page}"
+    );
+    assert_eq!(uploads_of(&h).await, 1);
+    assert_eq!(h.sim.calls(Endpoint::Init), 1);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_video_still_sending_is_sent_again_after_the_second_draft_page_and_queues_behind() {
+    let h = harness_with(with_limit(5, false)).await;
+    let data = video(12 * MIB, 10);
+    add_asset(&h, "a", "a.mp4", &data);
+    approve(&h, "a").await;
+    let op = operator(&h).await;
+    h.sim
+        .push_fault(Endpoint::Chunk, Fault::Delay(Duration::from_secs(3)));
+    let first = upload_id(&press(&h, &op, &button(&h, &op, "a").await).await);
+    // Accepted by TikTok (its slot counted) and held at the first chunk.
+    until(&h, first, "sending", |r| r.publish_id.is_some()).await;
+
+    // The operator page keeps a button for it, and that button asks first.
+    let a = entry(&operator_page(&h, &op).await, "a");
+    assert!(a.contains("Sending to TikTok now"), "{a}");
+    assert!(
+        a.contains("Send a second draft of Title of a…</button>"),
+        "{a}"
+    );
+    let asked = press(&h, &op, &send_form(&a)).await;
+    assert_eq!(asked.status, 200, "{}", asked.body);
+    for says in [
+        "<h1>Send a second draft of Title of a?</h1>",
+        "Title of a is being sent now: Sending to TikTok now",
+        "Sending it again creates a second draft</strong>",
+        "It counts toward TikTok's daily draft limit like any other: 1 of 5 drafts were sent in the last 24 hours, and this one would make it 2 of 5.",
+        &format!("A second upload would wait until upload {first} has finished sending"),
+        &format!("name=\"seen\" value=\"{first}\""),
+        "name=\"confirm\" value=\"second-draft\"",
+    ] {
+        assert!(asked.body.contains(says), "{says}: {}", asked.body);
+    }
+    assert_eq!(uploads_of(&h).await, 1);
+
+    // Confirmed: a second upload while the first still sends. It waits for the transfer slot,
+    // so TikTok sees its init only after the first upload's bytes are all sent.
+    let confirm = send_form(&asked.body);
+    let r = press(&h, &op, &confirm).await;
+    let second = upload_id(&r);
+    assert_ne!(second, first);
+    assert!(!r.location().contains("again"), "{}", r.location());
+    assert_eq!(row(&h, first).await.state, UploadState::Uploading);
+    assert_eq!(row(&h, second).await.state, UploadState::Queued);
+    assert_eq!(h.sim.calls(Endpoint::Init), 1);
+    let a = entry(&operator_page(&h, &op).await, "a");
+    assert!(
+        a.contains("Sending: waiting for the upload before it to finish."),
+        "{a}"
+    );
+
+    // The confirmation pressed twice: still two uploads; the second press says so.
+    let twice = press(&h, &op, &confirm).await;
+    landed(&h, &op, &twice, second).await;
+    assert_eq!(uploads_of(&h).await, 2);
+
+    let first_done = until(&h, first, "past sending", |r| {
+        r.state != UploadState::Uploading
+    })
+    .await;
+    assert!(
+        !first_done.state.is_active() || first_done.state == UploadState::Processing,
+        "{first_done:?}"
+    );
+    for id in [first, second] {
+        assert_eq!(finished(&h, id, 20).await.state, UploadState::InInbox);
+    }
+    assert_eq!(h.sim.calls(Endpoint::Init), 2);
+    let at_tiktok = h.sim.uploads();
+    assert_eq!(at_tiktok.len(), 2);
+    let sha = crate::uploads::sha_hex(&data);
+    for u in &at_tiktok {
+        assert_eq!(u.sha256_hex.as_deref(), Some(sha.as_str()), "{u:?}");
+    }
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_press_on_a_page_overtaken_by_a_send_from_elsewhere_sends_nothing_and_says_so() {
+    let h = harness_with(with_limit(5, false)).await;
+    add_asset(&h, "a", "a.mp4", &video(1024, 11));
+    approve(&h, "a").await;
+    let op = operator(&h).await;
+    // Two windows on the operator page; the second one sends first.
+    let stale = button(&h, &op, "a").await;
+    let first = upload_id(&press(&h, &op, &button(&h, &op, "a").await).await);
+    until(&h, first, "in the inbox", |r| {
+        r.state == UploadState::InInbox
+    })
+    .await;
+    let late = press(&h, &op, &stale).await;
+    assert_eq!(late.status, 303, "{}", late.body);
+    let page = landed(&h, &op, &late, first).await;
+    assert!(page.contains("a page shown before this upload"), "{page}");
+    assert_eq!(uploads_of(&h).await, 1);
+
+    // Both windows on the second-draft page; the second one confirms first.
+    let asked = press(&h, &op, &button(&h, &op, "a").await).await;
+    let stale_confirm = send_form(&asked.body);
+    let second = upload_id(&press(&h, &op, &stale_confirm).await);
+    assert_ne!(second, first);
+    until(&h, second, "in the inbox", |r| {
+        r.state == UploadState::InInbox
+    })
+    .await;
+    landed(&h, &op, &press(&h, &op, &stale_confirm).await, second).await;
+    assert_eq!(uploads_of(&h).await, 2);
+    assert_eq!(h.sim.calls(Endpoint::Init), 2);
+
+    // A form naming an upload this account does not have, or no upload at all, sends nothing.
+    let foreign = stale_confirm.replace(&format!("seen={first}"), "seen=999999");
+    add_asset(&h, "b", "b.mp4", &video(1024, 12));
+    approve(&h, "b").await;
+    let foreign = foreign.replace("asset=a", "asset=b");
+    let r = press(&h, &op, &foreign).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("Nothing was sent"), "{}", r.body);
+    let r = press(&h, &op, &stale.replace("seen=none", "seen=x")).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body
+            .contains("did not say which upload of the video it was shown with"),
+        "{}",
+        r.body
+    );
+    assert_eq!(uploads_of(&h).await, 2);
+    assert_eq!(h.sim.calls(Endpoint::Init), 2);
     h.stop().await;
 }

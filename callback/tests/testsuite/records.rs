@@ -18,8 +18,8 @@ use mdz_callback::records::{self, Revocation};
 use mdz_callback::secrets::{Secret, TokenKey};
 use mdz_callback::store::rules::{About, Forget, RULES};
 use mdz_callback::store::{
-    Cipher, DB_FILE, Decision as ReviewDecision, Failure, NewUpload, NewWebhookEvent, Profile,
-    Retention, Review, SecurityEvent, Store, TokenSet, WebhookPlan,
+    Cipher, DB_FILE, Decision as ReviewDecision, Expect, Failure, NewUpload, NewWebhookEvent,
+    Profile, Retention, Review, SecurityEvent, Store, TokenSet, WebhookPlan,
 };
 use mdz_tiktok_sim::{Endpoint, Fault, SimOptions};
 use rusqlite::Connection;
@@ -103,10 +103,12 @@ async fn upload(store: &Store, open_id: &str, label: &str, at: i64, active: bool
                 open_id: open_id.into(),
             },
             at,
+            Expect::NoneRunning,
         )
         .await
         .unwrap()
-        .id();
+        .id()
+        .unwrap();
     if !active {
         let f = Failure {
             code: Some("spam_risk".into()),

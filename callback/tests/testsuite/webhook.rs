@@ -16,7 +16,7 @@ use crate::uploads::{
 };
 use mdz_callback::http::SESSION_COOKIE;
 use mdz_callback::secrets::Secret;
-use mdz_callback::store::{NewUpload, Profile, TokenSet, UploadState};
+use mdz_callback::store::{Expect, NewUpload, Profile, TokenSet, UploadState};
 use mdz_tiktok_sim::{Endpoint, Fault, StatusScript};
 use serde_json::json;
 
@@ -377,10 +377,12 @@ async fn upload_with(h: &Harness, label: &str, publish_id: &str, state: UploadSt
                 open_id: OPEN_ID.into(),
             },
             now,
+            Expect::NoneRunning,
         )
         .await
         .unwrap()
-        .id();
+        .id()
+        .unwrap();
     store.upload_started(id, now).await.unwrap();
     store
         .upload_inited(id, publish_id, 10, 1, None, now)
