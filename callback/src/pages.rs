@@ -628,6 +628,12 @@ pub fn samples() -> Vec<Page> {
             ],
             uploads: vec![
                 UploadItem {
+                    id: 8,
+                    title: "Behind the scenes".into(),
+                    state_label: crate::handoff::plain_state(crate::store::UploadState::Uploading),
+                    when: "2026-05-02 12:14".into(),
+                },
+                UploadItem {
                     id: 7,
                     title: "Spring teaser".into(),
                     state_label: "In the TikTok inbox",
@@ -643,7 +649,7 @@ pub fn samples() -> Vec<Page> {
             manifest_note: String::new(),
             unreviewed: 1,
             drafts: DraftsView {
-                used: 2,
+                used: 3,
                 limit: 5,
                 next_free: "2026-05-03 12:03".into(),
                 full: false,
@@ -668,12 +674,12 @@ pub fn samples() -> Vec<Page> {
             previous_running: false,
             csrf: "sample-csrf-token".into(),
             drafts: DraftsView {
-                used: 2,
+                used: 3,
                 limit: 5,
                 next_free: "2026-05-03 12:03".into(),
                 full: false,
             },
-            used_after: 3,
+            used_after: 4,
         })),
         Page::SecondDraft(Box::new(SecondDraftView {
             label: "behind-the-scenes".into(),
