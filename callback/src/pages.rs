@@ -137,6 +137,9 @@ pub struct SecondDraftView {
     pub previous_state: String,
     /// It is still being sent: the page says a second would wait for it.
     pub previous_running: bool,
+    /// It is still being sent and TikTok has not yet accepted it, so its slot is not in
+    /// `drafts.used` yet but is in `used_after`.
+    pub previous_uncounted: bool,
     pub csrf: String,
     pub drafts: DraftsView,
     /// Drafts counted in the last 24 hours once this one is sent.
@@ -672,6 +675,7 @@ pub fn samples() -> Vec<Page> {
             previous: 7,
             previous_state: "In the TikTok inbox since 2026-05-02 12:03 UTC.".into(),
             previous_running: false,
+            previous_uncounted: false,
             csrf: "sample-csrf-token".into(),
             drafts: DraftsView {
                 used: 3,
@@ -687,6 +691,7 @@ pub fn samples() -> Vec<Page> {
             previous: 8,
             previous_state: "Sending to TikTok now (41% sent).".into(),
             previous_running: true,
+            previous_uncounted: false,
             csrf: "sample-csrf-token".into(),
             drafts: DraftsView {
                 used: 3,

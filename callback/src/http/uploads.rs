@@ -436,16 +436,17 @@ pub async fn create(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
         Some(u) if standing::makes_second_draft(u.state) && !confirmed => {
             let manifest = load_manifest(app).await.ok();
             // An upload still sending that TikTok has not yet accepted takes a slot too.
-            let ahead = u32::from(u.state.is_active() && u.publish_id.is_none());
+            let uncounted = u.state.is_active() && u.publish_id.is_none();
             return app.page(Page::SecondDraft(Box::new(SecondDraftView {
                 label: label.to_string(),
                 title: title_of(manifest.as_ref(), label),
                 previous: u.id,
                 previous_state: standing(Some(&u)).text,
                 previous_running: u.state.is_active(),
+                previous_uncounted: uncounted,
                 csrf: s.csrf.clone(),
                 drafts: slots_view(&slots),
-                used_after: slots.used.saturating_add(1 + ahead),
+                used_after: slots.used.saturating_add(1 + u32::from(uncounted)),
             })));
         }
         _ => {}

@@ -634,3 +634,26 @@ async fn a_press_on_a_page_overtaken_by_a_send_from_elsewhere_sends_nothing_and_
     assert_eq!(h.sim.calls(Endpoint::Init), 2);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_second_draft_asked_for_before_tiktok_accepted_the_first_counts_both_slots() {
+    let h = harness_with(with_limit(5, false)).await;
+    add_asset(&h, "a", "a.mp4", &video(1024, 13));
+    approve(&h, "a").await;
+    let op = operator(&h).await;
+    h.sim
+        .push_fault(Endpoint::Init, Fault::Delay(Duration::from_secs(2)));
+    let first = upload_id(&press(&h, &op, &button(&h, &op, "a").await).await);
+    while h.sim.calls(Endpoint::Init) < 1 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let asked = press(&h, &op, &button(&h, &op, "a").await).await;
+    assert_eq!(asked.status, 200, "{}", asked.body);
+    let says = format!(
+        "0 of 5 drafts were sent in the last 24 hours, and this one would make it 2 of 5, as upload {first} takes its slot too once TikTok accepts it."
+    );
+    assert!(asked.body.contains(&says), "{says}: {}", asked.body);
+    assert_eq!(finished(&h, first, 10).await.state, UploadState::InInbox);
+    assert_eq!(uploads_of(&h).await, 1);
+    h.stop().await;
+}
