@@ -147,8 +147,9 @@ async fn each_video_says_where_it_stands_and_a_second_draft_is_asked_for_first()
     h.stop().await;
 }
 
+/// `send` posts a form without `seen`, as pages served before send forms carried it did.
 #[tokio::test]
-async fn a_press_while_sending_lands_on_the_running_upload_and_says_so() {
+async fn a_press_from_a_form_naming_no_upload_lands_on_the_running_one_and_says_so() {
     let h = harness_with(|_| {}).await;
     add_asset(&h, "a", "a.mp4", &video(12 * MIB, 3));
     approve(&h, "a").await;
