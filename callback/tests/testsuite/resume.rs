@@ -227,6 +227,14 @@ async fn a_resume_refuses_a_file_changed_while_the_service_was_down() {
         .push_fault(Endpoint::Chunk, Fault::Delay(Duration::from_secs(30)));
     let id = upload_id(&send(&h, &op, "a").await);
     until(&h, id, "chunk 0 confirmed", |r| r.bytes_sent == 5 * MIB).await;
+    // Chunk 1 must be held at TikTok before the restart, or the count below races with it.
+    for _ in 0..200 {
+        if h.sim.calls(Endpoint::Chunk) == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(h.sim.calls(Endpoint::Chunk), 2, "chunk 1 never reached TikTok");
     // Same size, other bytes: TikTok holds chunk 0 of the old file.
     std::fs::write(&path, video(12 * MIB, 40)).unwrap();
     h.restart().await;
