@@ -234,7 +234,11 @@ async fn a_resume_refuses_a_file_changed_while_the_service_was_down() {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    assert_eq!(h.sim.calls(Endpoint::Chunk), 2, "chunk 1 never reached TikTok");
+    assert_eq!(
+        h.sim.calls(Endpoint::Chunk),
+        2,
+        "chunk 1 never reached TikTok"
+    );
     // Same size, other bytes: TikTok holds chunk 0 of the old file.
     std::fs::write(&path, video(12 * MIB, 40)).unwrap();
     h.restart().await;
