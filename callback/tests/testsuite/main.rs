@@ -9,6 +9,7 @@ mod binary;
 mod common;
 mod fuzz_corpora;
 mod http_limits;
+mod media;
 mod nginx;
 mod process_faults;
 mod records;

@@ -1,0 +1,173 @@
+//! The video check of issue #18 on real files (callback/tests/fixtures/video/, made by
+//! scripts/make-video-fixtures): what it measures, which rule each bad file breaks, and that
+//! broken or hostile input is a clear error, never a panic.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use mdz_callback::media::{Broken, Codec, Container, MediaError, inspect, probe_file};
+
+pub(crate) fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/video")
+        .join(name)
+}
+
+#[test]
+fn valid_videos_are_measured() {
+    let cases = [
+        (
+            "ok-h264.mp4",
+            Container::Mp4,
+            Codec::H264,
+            (360, 640),
+            30_000,
+        ),
+        (
+            "ok-h265.mov",
+            Container::Mov,
+            Codec::H265,
+            (360, 640),
+            25_000,
+        ),
+        (
+            "ok-vp9.webm",
+            Container::WebM,
+            Codec::Vp9,
+            (480, 480),
+            24_000,
+        ),
+    ];
+    for (name, container, codec, (w, h), fps) in cases {
+        let f = inspect(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(f.container, container, "{name}");
+        assert_eq!(f.codec, codec, "{name}");
+        assert_eq!((f.width, f.height), (w, h), "{name}");
+        assert_eq!(f.fps_milli, fps, "{name}");
+        assert!((950..=1100).contains(&f.duration_ms), "{name}: {f:?}");
+        assert_eq!(f.size, std::fs::metadata(fixture(name)).unwrap().len());
+    }
+    let f = inspect(&fixture("ok-h264.mp4")).unwrap();
+    assert_eq!(f.summary(), "0:01.0, 360x640, 30 fps, H.264 in MP4");
+}
+
+#[test]
+fn each_bad_video_breaks_exactly_its_rule() {
+    let broken = |name: &str| match inspect(&fixture(name)) {
+        Err(MediaError::Broken { broken, .. }) => broken,
+        other => panic!("{name}: {other:?}"),
+    };
+    assert_eq!(
+        broken("bad-small.mp4"),
+        vec![Broken::Picture {
+            width: 320,
+            height: 240
+        }]
+    );
+    assert_eq!(
+        broken("bad-wide.mp4"),
+        vec![Broken::Picture {
+            width: 4112,
+            height: 360
+        }]
+    );
+    assert_eq!(
+        broken("bad-fps-low.mp4"),
+        vec![Broken::FrameRate {
+            fps: "15 fps".into()
+        }]
+    );
+    assert_eq!(
+        broken("bad-fps-high.mp4"),
+        vec![Broken::FrameRate {
+            fps: "90 fps".into()
+        }]
+    );
+    assert_eq!(
+        broken("bad-long.mp4"),
+        vec![Broken::Duration {
+            duration: "10:01.0".into()
+        }]
+    );
+    assert_eq!(
+        broken("bad-codec.mp4"),
+        vec![Broken::Codec(Codec::Mpeg4Part2)]
+    );
+    // What the operator reads: the file, the measured value, the rule, what to do.
+    let text = inspect(&fixture("bad-fps-low.mp4"))
+        .unwrap_err()
+        .to_string();
+    for part in [
+        "bad-fps-low.mp4",
+        "15 fps",
+        "23 to 60 fps",
+        "re-encode",
+        "§12",
+    ] {
+        assert!(text.contains(part), "{part} missing from: {text}");
+    }
+}
+
+#[test]
+fn files_that_are_not_videos_are_refused_clearly() {
+    let unreadable = |path: &Path| match inspect(path) {
+        Err(e @ MediaError::Unreadable { .. }) => e.to_string(),
+        other => panic!("{}: {other:?}", path.display()),
+    };
+    let text = unreadable(&fixture("bad-not-video.mp4"));
+    assert!(
+        text.contains("bad-not-video.mp4") && text.contains("does not start like an MP4"),
+        "{text}"
+    );
+    let audio = unreadable(&fixture("bad-audio-only.mp4"));
+    assert!(audio.contains("no video track"), "{audio}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let p = dir.path().join(name);
+        std::fs::File::create(&p).unwrap().write_all(bytes).unwrap();
+        p
+    };
+    assert!(unreadable(&write("empty.mp4", b"")).contains("does not start like"));
+    // An MP4 cut off before its index (a copy that stopped half-way): moov is at the end.
+    let whole = std::fs::read(fixture("ok-h264.mp4")).unwrap();
+    let cut = unreadable(&write("cut.mp4", &whole[..whole.len() / 2]));
+    assert!(
+        cut.contains("past the end") || cut.contains("moov"),
+        "{cut}"
+    );
+    let webm = std::fs::read(fixture("ok-vp9.webm")).unwrap();
+    unreadable(&write("cut.webm", &webm[..40]));
+}
+
+/// Every prefix and many corruptions of each valid fixture: an error or facts, never a panic
+/// (the fuzz target `video_probe` does the same at random, for longer).
+#[test]
+fn truncated_and_corrupted_files_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("v");
+    for name in ["ok-h264.mp4", "ok-h265.mov", "ok-vp9.webm"] {
+        let whole = std::fs::read(fixture(name)).unwrap();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for step in 0..200usize {
+            let mut bytes = whole.clone();
+            if step < 100 {
+                bytes.truncate(whole.len() * step / 100);
+            } else {
+                for _ in 0..(step % 7 + 1) {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let at = (x % bytes.len() as u64) as usize;
+                    bytes[at] = (x >> 40) as u8;
+                }
+            }
+            std::fs::write(&p, &bytes).unwrap();
+            let out = std::panic::catch_unwind(|| {
+                mdz_callback::media::probe::probe(std::io::Cursor::new(&bytes), bytes.len() as u64)
+            });
+            assert!(out.is_ok(), "{name} step {step} panicked");
+            let _ = probe_file(&p);
+        }
+    }
+}
