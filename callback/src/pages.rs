@@ -106,8 +106,13 @@ pub struct AssetItem {
     pub size: String,
     pub approved_by: String,
     pub approved_on: String,
-    /// Why it cannot be sent now (file missing or changed); empty when it can.
+    /// Why it cannot be sent now (file missing or changed, caption changed); empty when it can.
     pub problem: String,
+    /// The video as measured at approval (duration, resolution, frame rate, codec); empty for
+    /// an approval from before the video check.
+    pub media: String,
+    /// The caption approved with it; empty when none.
+    pub caption: String,
 }
 
 /// One line of the operator page's recent uploads.
@@ -150,6 +155,9 @@ pub struct UploadView {
     /// The operator has not turned the automatic refresh off.
     pub refreshing: bool,
     pub refresh_secs: u64,
+    /// The caption approved with the video, for the creator to paste in TikTok; empty when
+    /// none.
+    pub caption: String,
 }
 
 #[derive(Debug, Clone)]
@@ -477,6 +485,8 @@ pub fn samples() -> Vec<Page> {
                     approved_by: "Mira".into(),
                     approved_on: "2026-05-02 11:58".into(),
                     problem: String::new(),
+                    media: "0:15.0, 1080x1920, 30 fps, H.264 in MP4".into(),
+                    caption: "Spring is here at the studio. #spring #ceramics".into(),
                 },
                 AssetItem {
                     label: "studio-tour".into(),
@@ -485,6 +495,8 @@ pub fn samples() -> Vec<Page> {
                     approved_by: "Mira".into(),
                     approved_on: "2026-05-01 09:10".into(),
                     problem: "The file has changed since it was approved; review it and approve it again.".into(),
+                    media: "2:41.5, 2160x3840, 29.97 fps, H.265 in MOV".into(),
+                    caption: String::new(),
                 },
             ],
             uploads: vec![
@@ -604,6 +616,8 @@ fn sample_upload(s: crate::store::UploadState) -> UploadView {
         can_retry: matches!(s, S::Failed | S::Interrupted | S::Unknown),
         refreshing: s.is_active(),
         refresh_secs: 3,
+        caption: "Spring is here at the studio.\nGlazes by hand, one at a time. #spring #ceramics"
+            .into(),
     }
 }
 

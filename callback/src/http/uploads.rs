@@ -15,6 +15,7 @@ use super::{Resp, guard, redirect, server_error};
 use crate::assets::{Manifest, ManifestError, digest_fingerprinted, human_size};
 use crate::handoff::{self, Ready, Slots, plain_state};
 use crate::pages::{AssetItem, DraftsView, Page, UploadItem, UploadView};
+use crate::review::caption_changed;
 use crate::store::{Created, Decision, NewUpload, UploadRow, UploadState};
 use crate::tiktok::chunks::MAX_VIDEO;
 use crate::tiktok::content_type_for;
@@ -117,6 +118,10 @@ pub async fn operator_lists(app: &App, open_id: &str) -> OperatorLists {
         tracing::error!(error = %e, "reviews unreadable");
         Default::default()
     });
+    let seen = app.store.approvals_seen().await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "approvals unreadable");
+        Default::default()
+    });
     if let Some(m) = &manifest {
         for a in &m.assets {
             let Some(r) = reviews.get(&a.label) else {
@@ -134,9 +139,19 @@ pub async fn operator_lists(app: &App, open_id: &str) -> OperatorLists {
                     "The file has changed since it was approved; review it and approve it again."
                         .to_string()
                 }
+                Ok(_) if seen.get(&a.label).is_some_and(|s| caption_changed(a, s)) => {
+                    "The caption in the asset manifest has changed since it was approved; review it and approve it again."
+                        .to_string()
+                }
                 Ok(_) => String::new(),
             };
+            let seen = seen.get(&a.label);
             out.assets.push(AssetItem {
+                media: seen
+                    .and_then(|s| s.media.as_ref())
+                    .map(|m| m.summary())
+                    .unwrap_or_default(),
+                caption: seen.and_then(|s| s.caption.clone()).unwrap_or_default(),
                 label: a.label.clone(),
                 title: a.title.clone(),
                 size: human_size(r.size.unwrap_or(0)),
@@ -191,7 +206,11 @@ fn refused(
 /// Everything that must hold before an upload is even recorded: the asset is in the manifest,
 /// approved, its file is a container TikTok takes, within 4 GB, and byte for byte the file that
 /// was approved (size and SHA-256, read now).
-async fn check(app: &App, label: &str, open_id: &str) -> Result<(String, Ready), Page> {
+async fn check(
+    app: &App,
+    label: &str,
+    open_id: &str,
+) -> Result<(String, Ready, Option<String>), Page> {
     let approve = format!("mdz-callback assets approve {label} --by NAME");
     let manifest = load_manifest(app).await.map_err(|e| {
         refused(
@@ -313,6 +332,19 @@ async fn check(app: &App, label: &str, open_id: &str) -> Result<(String, Ready),
             "its content differs (the SHA-256 no longer matches)".to_string(),
         ));
     }
+    let seen = app.store.approval_seen(label).await.map_err(|e| {
+        tracing::error!(error = %e, "approval lookup failed");
+        server_error()
+    })?;
+    if let Err(r) = crate::media::before_send(asset, &seen).await {
+        return Err(refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            r.heading,
+            r.reason,
+            r.remedy,
+            approve,
+        ));
+    }
     Ok((
         asset.file_name(),
         Ready {
@@ -323,6 +355,7 @@ async fn check(app: &App, label: &str, open_id: &str) -> Result<(String, Ready),
             content_type,
             open_id: open_id.to_string(),
         },
+        seen.caption,
     ))
 }
 
@@ -357,7 +390,7 @@ pub async fn create(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
             return app.page(server_error());
         }
     }
-    let (file_name, ready) = match check(app, label, &s.open_id).await {
+    let (file_name, ready, caption) = match check(app, label, &s.open_id).await {
         Ok(r) => r,
         Err(page) => {
             tracing::info!(
@@ -386,6 +419,11 @@ pub async fn create(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
     match created {
         Created::New(id) => {
             tracing::info!(upload = id, asset = label, "draft upload requested");
+            // Kept with the upload, for its page once the draft is in the inbox; losing it
+            // costs the creator a copy and paste, not the upload.
+            if let Err(e) = app.store.set_upload_caption(id, caption).await {
+                tracing::error!(error = %e, upload = id, "could not record the caption");
+            }
             handoff::start(app, id, ready);
         }
         Created::AlreadyRunning(id) => {
@@ -425,12 +463,21 @@ pub async fn show(app: &App, ctx: &Ctx) -> Resp {
         .as_deref()
         != Some("off");
     let manifest = load_manifest(app).await.ok();
-    let view = upload_view(
+    let mut view = upload_view(
         &row,
         title_of(manifest.as_ref(), &row.asset_label),
         s.csrf,
         refreshing,
     );
+    view.caption = app
+        .store
+        .upload_caption(id)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "caption lookup failed");
+            None
+        })
+        .unwrap_or_default();
     let auto = view.running && view.refreshing;
     let mut resp = app.page(Page::Upload(Box::new(view)));
     if auto {
@@ -474,5 +521,6 @@ fn upload_view(u: &UploadRow, title: String, csrf: String, refreshing: bool) -> 
         ),
         refreshing,
         refresh_secs: REFRESH_SECS,
+        caption: String::new(),
     }
 }

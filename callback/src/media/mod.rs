@@ -68,3 +68,54 @@ pub async fn inspect_async(path: PathBuf) -> Result<MediaFacts, MediaError> {
             })
         })
 }
+
+/// `video` (an MP4 or MOV) grown to `total` bytes by a trailing top-level `free` box filled
+/// from `fill`: still a valid file with the same facts, for exercising chunking without a long
+/// video (the demo, the tests). Returned as it is when `total` leaves no room for the box.
+pub fn padded(video: &[u8], total: usize, fill: impl Iterator<Item = u8>) -> Vec<u8> {
+    let Some(room) = total.checked_sub(video.len()).filter(|r| *r >= 16) else {
+        return video.to_vec();
+    };
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(video);
+    // The 64-bit size form, so the same header serves any length.
+    out.extend_from_slice(&1u32.to_be_bytes());
+    out.extend_from_slice(b"free");
+    out.extend_from_slice(&(room as u64).to_be_bytes());
+    out.extend(fill.take(room - 16));
+    out.resize(total, 0);
+    out
+}
+
+/// What the operator page and the send refusal say about a file that fails the check now.
+pub struct Refusal {
+    pub heading: &'static str,
+    pub reason: String,
+    pub remedy: &'static str,
+}
+
+/// The check before a send, after the file's hash matched its approval: the caption must still
+/// be the approved one, and the file must still pass TikTok's rules (which may have been
+/// tightened since the approval, or the approval may predate the check).
+pub async fn before_send(
+    asset: &crate::assets::Asset,
+    seen: &crate::store::Approved,
+) -> Result<MediaFacts, Refusal> {
+    if crate::review::caption_changed(asset, seen) {
+        return Err(Refusal {
+            heading: "Caption changed since approval",
+            reason: format!(
+                "The caption of {} in the asset manifest is not the one that was approved with the video.",
+                asset.title
+            ),
+            remedy: "Check the caption; if it is right, approve the video again, then send it.",
+        });
+    }
+    inspect_async(asset.file.clone())
+        .await
+        .map_err(|e| Refusal {
+            heading: "Video not accepted by TikTok's rules",
+            reason: e.to_string(),
+            remedy: "Fix the file as the message says, approve it again, then send it. Nothing was sent to TikTok.",
+        })
+}
