@@ -116,6 +116,6 @@ pub async fn before_send(
         .map_err(|e| Refusal {
             heading: "Video not accepted by TikTok's rules",
             reason: e.to_string(),
-            remedy: "Fix the file as the message says, approve it again, then send it. Nothing was sent to TikTok.",
+            remedy: "Fix the file as the message says, approve it again, then send it.",
         })
 }

@@ -171,3 +171,168 @@ fn truncated_and_corrupted_files_never_panic() {
         }
     }
 }
+
+/// Gives the manifest entry of `label` (as `add_asset` wrote it) a caption, or changes it.
+/// A literal multi-line string, so the caption needs no escaping.
+fn set_caption(h: &crate::common::Harness, label: &str, caption: &str) {
+    let manifest = h.dir.path().join("assets.toml");
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    let title = format!("title = \"Title of {label}\"\n");
+    let after = text.find(&title).expect("entry") + title.len();
+    let open = "caption = '''";
+    if text[after..].starts_with(open) {
+        let close = text[after + open.len()..]
+            .find("'''\n")
+            .expect("closing quotes");
+        text.replace_range(after..after + open.len() + close + 4, "");
+    }
+    text.insert_str(after, &format!("{open}{caption}'''\n"));
+    std::fs::write(&manifest, text).unwrap();
+}
+
+#[tokio::test]
+async fn the_approved_caption_travels_with_the_video_to_the_upload_page() {
+    use crate::uploads::{add_asset, approve, harness_with, operator, send, until, upload_id};
+    use mdz_callback::http::SESSION_COOKIE;
+    use mdz_callback::store::UploadState;
+    use mdz_tiktok_sim::Endpoint;
+
+    let h = harness_with(|_| {}).await;
+    let caption = "Spring <b>is</b> here & so are we\nSecond line #spring";
+    add_asset(
+        &h,
+        "a",
+        "a.mp4",
+        &std::fs::read(fixture("ok-h264.mp4")).unwrap(),
+    );
+    set_caption(&h, "a", caption);
+    approve(&h, "a").await;
+    let op = operator(&h).await;
+
+    // The operator page shows what was checked and the approved caption, escaped.
+    let page = h.get("/operator", &[(SESSION_COOKIE, &op.0)]).await;
+    assert!(
+        page.body
+            .contains("Video: 0:01.0, 360x640, 30 fps, H.264 in MP4."),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("Approved caption: Spring &lt;b&gt;is&lt;&#x2F;b&gt; here &amp; so are we"),
+        "{}",
+        page.body
+    );
+
+    // Edited after approval: no send button, and a send is refused before TikTok is called.
+    set_caption(&h, "a", "Something else");
+    let page = h.get("/operator", &[(SESSION_COOKIE, &op.0)]).await;
+    assert!(
+        page.body
+            .contains("The caption in the asset manifest has changed since it was approved"),
+        "{}\n{}",
+        page.body,
+        std::fs::read_to_string(h.dir.path().join("assets.toml")).unwrap()
+    );
+    assert!(!page.body.contains("value=\"a\""), "{}", page.body);
+    let r = send(&h, &op, "a").await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body.contains("Caption changed since approval"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("mdz-callback assets approve a --by NAME"));
+    assert_eq!(h.sim.calls(Endpoint::Init), 0);
+
+    // Back to the approved caption: it goes, and its page hands the creator the caption once
+    // the draft is in the inbox.
+    set_caption(&h, "a", caption);
+    let id = upload_id(&send(&h, &op, "a").await);
+    until(&h, id, "in the inbox", |r| r.state == UploadState::InInbox).await;
+    // A later edit of the manifest does not change what this upload was sent with.
+    set_caption(&h, "a", "Edited later");
+    let page = h
+        .get(
+            &format!("/operator/uploads/{id}"),
+            &[(SESSION_COOKIE, &op.0)],
+        )
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains("Paste this as the caption in TikTok when you open the draft."),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(
+            "<pre>Spring &lt;b&gt;is&lt;&#x2F;b&gt; here &amp; so are we\nSecond line #spring</pre>"
+        ),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("Edited later"));
+    assert!(!page.body.contains("<script"));
+    crate::uploads::done(h).await;
+}
+
+#[tokio::test]
+async fn a_video_that_breaks_a_rule_is_refused_before_tiktok_even_if_approved_earlier() {
+    use crate::uploads::{add_asset, approve, harness_with, operator, send};
+    use mdz_tiktok_sim::Endpoint;
+
+    let h = harness_with(|_| {}).await;
+    // Approved before the check existed (the approval records no facts): the send checks.
+    add_asset(
+        &h,
+        "slow",
+        "slow.mp4",
+        &std::fs::read(fixture("bad-fps-low.mp4")).unwrap(),
+    );
+    approve(&h, "slow").await;
+    assert!(
+        h.app
+            .store
+            .approval_seen("slow")
+            .await
+            .unwrap()
+            .media
+            .is_none()
+    );
+    add_asset(
+        &h,
+        "text",
+        "text.mp4",
+        &std::fs::read(fixture("bad-not-video.mp4")).unwrap(),
+    );
+    approve(&h, "text").await;
+    let op = operator(&h).await;
+    for (label, says) in [
+        (
+            "slow",
+            "the frame rate is 15 fps; TikTok takes 23 to 60 fps",
+        ),
+        ("text", "cannot be read as a video"),
+    ] {
+        let r = send(&h, &op, label).await;
+        assert_eq!(r.status, 422, "{label}: {}", r.body);
+        assert!(
+            r.body.contains("Video not accepted by TikTok"),
+            "{}",
+            r.body
+        );
+        assert!(r.body.contains(says), "{label}: {}", r.body);
+        assert!(r.body.contains("Nothing was sent to TikTok"));
+    }
+    assert_eq!(h.sim.calls(Endpoint::Init), 0);
+    assert!(
+        h.app
+            .store
+            .recent_uploads(crate::common::OPEN_ID, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    crate::uploads::done(h).await;
+}
