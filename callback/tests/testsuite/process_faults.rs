@@ -600,7 +600,7 @@ async fn sigkill_mid_upload_keeps_the_record_marks_it_interrupted_and_the_video_
     let mut svc = Service::new(None).await;
     let videos = svc.dir.path().join("videos");
     std::fs::create_dir_all(&videos).unwrap();
-    std::fs::write(videos.join("v.mp4"), vec![7u8; 300_000]).unwrap();
+    std::fs::write(videos.join("v.mp4"), crate::uploads::video(300_000, 7)).unwrap();
     std::fs::write(
         svc.dir.path().join("assets.toml"),
         "[[asset]]\nlabel = \"v\"\nfile = \"videos/v.mp4\"\n",
