@@ -292,16 +292,18 @@ fn box_at<R: Read + Seek>(
     let (len, header) = match u32::from_be_bytes([h[0], h[1], h[2], h[3]]) {
         // The box runs to the end of the file.
         0 => (file_len - at, 8),
-        1 => {
+        1 if at + 16 <= file_len => {
             let mut l = [0u8; 8];
             r.read_exact(&mut l)?;
             (u64::from_be_bytes(l), 16)
         }
+        // A 64-bit size that the file ends before: caught below as a box that does not fit.
+        1 => (0, 16),
         n => (u64::from(n), 8),
     };
     if len < header || at.checked_add(len).is_none_or(|end| end > file_len) {
         return Err(ProbeError::Mp4(format!(
-            "box `{}` at byte {at} claims {len} bytes, past the end of the {file_len}-byte file (a truncated copy?)",
+            "box `{}` at byte {at} claims {len} bytes, which does not fit the {file_len}-byte file (a truncated copy?)",
             printable(&kind)
         )));
     }
