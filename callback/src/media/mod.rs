@@ -45,7 +45,11 @@ pub fn inspect(path: &Path) -> Result<MediaFacts, MediaError> {
             source,
         })?
         .facts;
-    let broken = rules::broken(&facts);
+    let mut broken = rules::broken(&facts);
+    broken.extend(rules::misnamed(
+        &facts,
+        crate::tiktok::content_type_for(path),
+    ));
     if broken.is_empty() {
         Ok(facts)
     } else {

@@ -21,6 +21,15 @@ pub enum Broken {
     )]
     Container(Container),
     #[error(
+        "the file is {} inside but its name says {named}, and TikTok is told the type from the name\n    help: rename it to end in {}",
+        .container.name(),
+        if matches!(.container, Container::WebM | Container::Matroska) { ".webm" } else { ".mp4 or .mov" }
+    )]
+    Named {
+        container: Container,
+        named: &'static str,
+    },
+    #[error(
         "the video codec is {}; TikTok takes H.264, H.265, VP8 or VP9\n    help: re-encode it as H.264: ffmpeg -i IN -c:v libx264 -crf 18 -c:a aac OUT.mp4",
         .0.name()
     )]
@@ -41,6 +50,22 @@ pub enum Broken {
         "the video lasts {duration}; TikTok's upload takes at most 10:00\n    help: trim it: ffmpeg -i IN -t 600 -c copy OUT.mp4 (some accounts may post only 3 or 5 minutes; the creator can trim further in TikTok)"
     )]
     Duration { duration: String },
+}
+
+/// The content type the file's name gives it (what the upload tells TikTok) against what is
+/// inside: a WebM named `.mp4` would be announced as MP4.
+pub fn misnamed(f: &MediaFacts, content_type: Option<&'static str>) -> Option<Broken> {
+    let webm_inside = matches!(f.container, Container::WebM | Container::Matroska);
+    let named = match content_type? {
+        "video/webm" if !webm_inside => "WebM",
+        "video/mp4" if webm_inside => "MP4",
+        "video/quicktime" if webm_inside => "MOV",
+        _ => return None,
+    };
+    Some(Broken::Named {
+        container: f.container,
+        named,
+    })
 }
 
 /// Every rule of §12 that `f` breaks; empty when TikTok should take it.

@@ -93,6 +93,22 @@ fn each_bad_video_breaks_exactly_its_rule() {
         broken("bad-codec.mp4"),
         vec![Broken::Codec(Codec::Mpeg4Part2)]
     );
+    // A WebM named .mp4 would be announced to TikTok as MP4.
+    let dir = tempfile::tempdir().unwrap();
+    let misnamed = dir.path().join("tour.mp4");
+    std::fs::copy(fixture("ok-vp9.webm"), &misnamed).unwrap();
+    match inspect(&misnamed) {
+        Err(MediaError::Broken { broken, .. }) => assert_eq!(
+            broken,
+            vec![Broken::Named {
+                container: Container::WebM,
+                named: "MP4"
+            }]
+        ),
+        other => panic!("{other:?}"),
+    }
+    let text = inspect(&misnamed).unwrap_err().to_string();
+    assert!(text.contains("rename it to end in .webm"), "{text}");
     // What the operator reads: the file, the measured value, the rule, what to do.
     let text = inspect(&fixture("bad-fps-low.mp4"))
         .unwrap_err()
