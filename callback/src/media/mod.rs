@@ -61,16 +61,34 @@ pub fn inspect(path: &Path) -> Result<MediaFacts, MediaError> {
     }
 }
 
+/// Longest a check may take in the service. It reads a few hundred kilobytes and takes
+/// milliseconds (BENCHMARKS.md, "Video check"); a parser stuck on some input must not hold a
+/// send forever.
+const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// [`inspect`] on the blocking pool, for the service.
 pub async fn inspect_async(path: PathBuf) -> Result<MediaFacts, MediaError> {
-    tokio::task::spawn_blocking(move || inspect(&path))
-        .await
-        .unwrap_or_else(|e| {
-            Err(MediaError::Unreadable {
-                file: String::new(),
-                source: ProbeError::Io(std::io::Error::other(e)),
-            })
-        })
+    let file = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let failed = |why: String| MediaError::Unreadable {
+        file: file.clone(),
+        source: ProbeError::Io(std::io::Error::other(why)),
+    };
+    match tokio::time::timeout(
+        CHECK_TIMEOUT,
+        tokio::task::spawn_blocking(move || inspect(&path)),
+    )
+    .await
+    {
+        Ok(Ok(result)) => result,
+        Ok(Err(e)) => Err(failed(e.to_string())),
+        Err(_) => Err(failed(format!(
+            "the check did not finish within {} s",
+            CHECK_TIMEOUT.as_secs()
+        ))),
+    }
 }
 
 /// `video` (an MP4 or MOV) grown to `total` bytes by a trailing top-level `free` box filled

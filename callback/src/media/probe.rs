@@ -344,6 +344,7 @@ fn mp4<R: Read + Seek>(r: &mut R, size: u64) -> Result<MediaFacts, ProbeError> {
         Some(b"qt  ") | None => Container::Mov,
         Some(_) => Container::Mp4,
     };
+    counts_fit(&moov)?;
     let mut index = ftyp.unwrap_or_default();
     let moov_at = index.len();
     index.extend_from_slice(&moov);
@@ -420,6 +421,59 @@ fn mp4_error(e: mp4parse::Error) -> String {
     }
 }
 
+/// Boxes inside `moov` that hold other boxes, on the way to the tables.
+const CONTAINERS: [&[u8; 4]; 6] = [b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts"];
+
+/// Every table in the index holds the entries it claims. mp4parse reserves a table's claimed
+/// entry count before reading it (fallibly, but a claim of billions in a 2 kB box still reserves
+/// gigabytes of address space); checked here, memory stays bounded by the index's size.
+fn counts_fit(moov: &[u8]) -> Result<(), ProbeError> {
+    fn walk(kind: [u8; 4], body: &[u8], depth: usize) -> Result<(), ProbeError> {
+        if depth > 8 {
+            return Ok(());
+        }
+        if CONTAINERS.contains(&&kind) {
+            for (k, b) in children(body) {
+                walk(k, b, depth + 1)?;
+            }
+            return Ok(());
+        }
+        let u32_at = |at: usize| {
+            body.get(at..at + 4)
+                .map(|b| u64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]])))
+        };
+        let version = body.first().copied().unwrap_or(0);
+        // (where the count is, bytes per entry, where the entries start)
+        let layout = match &kind {
+            b"stts" | b"ctts" | b"co64" => Some((4, 8, 8)),
+            b"stsc" => Some((4, 12, 8)),
+            b"stco" | b"stss" | b"stps" => Some((4, 4, 8)),
+            b"stsd" => Some((4, 8, 8)),
+            // A sample size of 0 means a table of sizes follows.
+            b"stsz" if u32_at(4) == Some(0) => Some((8, 4, 12)),
+            b"elst" => Some((4, if version == 1 { 20 } else { 12 }, 8)),
+            _ => None,
+        };
+        if let Some((count_at, each, start)) = layout {
+            if let Some(count) = u32_at(count_at) {
+                let room = (body.len() as u64).saturating_sub(start);
+                if count * each > room {
+                    return Err(ProbeError::Mp4(format!(
+                        "its `{}` table claims {count} entries, more than its {} bytes hold",
+                        printable(&kind),
+                        body.len()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+    match children(moov).next() {
+        Some((kind, body)) => walk(kind, body, 0),
+        None => Ok(()),
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     kind: [u8; 4],
@@ -487,7 +541,61 @@ fn trak_entries(moov: &[u8]) -> Vec<Option<Entry>> {
         .collect()
 }
 
+/// One EBML variable-length number (an element's size; with `keep_marker`, its ID). The
+/// demuxer skips bytes 0x00-0x0F before an ID; so does this, to land where it does.
+fn ebml_vint<R: Read>(r: &mut R, keep_marker: bool) -> Result<Option<u64>, ProbeError> {
+    let mut b = [0u8];
+    loop {
+        if read_up_to(r, &mut b)? == 0 {
+            return Ok(None);
+        }
+        if !(keep_marker && b[0] & 0xF0 == 0) {
+            break;
+        }
+    }
+    let len = b[0].leading_zeros() as usize + 1;
+    if len > 8 {
+        return Ok(None);
+    }
+    let mut v = if keep_marker {
+        u64::from(b[0])
+    } else {
+        u64::from(b[0]) & (0xFF >> len)
+    };
+    for _ in 1..len {
+        if read_up_to(r, &mut b)? == 0 {
+            return Ok(None);
+        }
+        v = v << 8 | u64::from(b[0]);
+    }
+    Ok(Some(v))
+}
+
+/// Whether the segment's first element is a CRC-32. matroska-demuxer 0.8 looks for the
+/// SeekHead by reading the segment's first element again from the segment's start for as long
+/// as it is a CRC-32, which never ends (found by the fuzz target `video_probe`).
+fn segment_starts_with_crc<R: Read + Seek>(r: &mut R) -> Result<bool, ProbeError> {
+    r.seek(SeekFrom::Start(0))?;
+    let (Some(_), Some(header)) = (ebml_vint(r, true)?, ebml_vint(r, false)?) else {
+        return Ok(false);
+    };
+    let Some(after) = r.stream_position()?.checked_add(header) else {
+        return Ok(false);
+    };
+    r.seek(SeekFrom::Start(after))?;
+    let (Some(_segment), Some(_)) = (ebml_vint(r, true)?, ebml_vint(r, false)?) else {
+        return Ok(false);
+    };
+    Ok(ebml_vint(r, true)? == Some(0xBF))
+}
+
 fn webm<R: Read + Seek>(r: &mut R, size: u64) -> Result<MediaFacts, ProbeError> {
+    if segment_starts_with_crc(r)? {
+        return Err(ProbeError::WebM(
+            "its segment starts with a CRC-32 element, which this check cannot read; remux it: ffmpeg -i IN -c copy OUT.webm".into(),
+        ));
+    }
+    r.seek(SeekFrom::Start(0))?;
     let bad = |e: matroska_demuxer::DemuxError| ProbeError::WebM(e.to_string());
     let mut mkv = matroska_demuxer::MatroskaFile::open(r).map_err(bad)?;
     let container = match mkv.ebml_header().doc_type() {

@@ -352,3 +352,41 @@ async fn a_video_that_breaks_a_rule_is_refused_before_tiktok_even_if_approved_ea
     );
     crate::uploads::done(h).await;
 }
+
+/// Inputs the fuzzer found whose index tables claim millions or billions of entries in a few
+/// bytes: refused from the claim, before the parser reserves memory for it.
+#[test]
+fn tables_claiming_more_entries_than_they_hold_are_refused() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/video_probe");
+    for name in [
+        "regress-elst-count-of-billions.mp4",
+        "regress-table-count-of-millions.mp4",
+    ] {
+        let bytes = std::fs::read(corpus.join(name)).unwrap();
+        let err =
+            mdz_callback::media::probe::probe(std::io::Cursor::new(&bytes), bytes.len() as u64)
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("entries, more than its"), "{name}: {err}");
+    }
+}
+
+/// A WebM whose segment starts with a CRC-32 element sent matroska-demuxer 0.8 round a loop
+/// for ever (found by the fuzz target): refused at once, and the test itself is bounded.
+#[test]
+fn a_segment_starting_with_a_crc_is_refused_not_looped_on() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus/video_probe/regress-segment-crc-loop.webm");
+    let bytes = std::fs::read(path).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let r = mdz_callback::media::probe::probe(std::io::Cursor::new(&bytes), bytes.len() as u64)
+            .map(|p| p.facts);
+        let _ = tx.send(r.map_err(|e| e.to_string()));
+    });
+    let err = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the probe did not finish within 10 s")
+        .unwrap_err();
+    assert!(err.contains("CRC-32"), "{err}");
+}
