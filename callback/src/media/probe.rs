@@ -501,9 +501,11 @@ fn children(b: &[u8]) -> impl Iterator<Item = ([u8; 4], &[u8])> {
         if len < header {
             return None;
         }
-        let body = b.get(at + header..at.checked_add(len)?)?;
+        // A box that claims more than its parent holds is read to the parent's end, as
+        // mp4parse reads it (its reads stop there), so the tables inside are still checked.
+        let body = b.get(at + header..at.saturating_add(len).min(b.len()))?;
         let kind = [h[4], h[5], h[6], h[7]];
-        at += len;
+        at = at.saturating_add(len);
         Some((kind, body))
     })
 }
