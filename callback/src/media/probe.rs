@@ -433,7 +433,19 @@ fn counts_fit(moov: &[u8]) -> Result<(), ProbeError> {
             return Ok(());
         }
         if CONTAINERS.contains(&&kind) {
+            // mp4parse reserves a box's declared size before reading it: a child that claims
+            // more than its parent holds is refused here, so no reservation outgrows the index.
+            let mut used = 0usize;
             for (k, b) in children(body) {
+                let declared = declared_len(&body[used..]).unwrap_or(0);
+                if declared > body.len() - used {
+                    return Err(ProbeError::Mp4(format!(
+                        "its `{}` box claims {declared} bytes, more than the `{}` around it holds",
+                        printable(&k),
+                        printable(&kind)
+                    )));
+                }
+                used += declared;
                 walk(k, b, depth + 1)?;
             }
             return Ok(());
@@ -479,6 +491,16 @@ struct Entry {
     kind: [u8; 4],
     width: u16,
     height: u16,
+}
+
+/// The length a box at the start of `b` declares (0: to the end of `b`).
+fn declared_len(b: &[u8]) -> Option<usize> {
+    let h = b.get(..8)?;
+    match u32::from_be_bytes([h[0], h[1], h[2], h[3]]) {
+        0 => Some(b.len()),
+        1 => usize::try_from(u64::from_be_bytes(b.get(8..16)?.try_into().ok()?)).ok(),
+        n => usize::try_from(n).ok(),
+    }
 }
 
 /// Children of the box body `b`: (type, body).
