@@ -177,14 +177,34 @@ pub enum ProbeError {
     Missing(&'static str),
 }
 
-/// A reader that counts the bytes read through it.
+/// Reads and seeks one probe may make. Reading a real index takes thousands (the demuxer reads
+/// its numbers a byte at a time); a parser going round in circles on a crafted file would
+/// otherwise never stop (matroska-demuxer 0.8 did, found by the fuzz target).
+const MAX_CALLS: u64 = 2_000_000;
+
+/// A reader that counts the bytes read through it, and fails once a probe has made
+/// [`MAX_CALLS`] reads and seeks.
 struct Counted<R> {
     inner: R,
     read: u64,
+    calls: u64,
+}
+
+impl<R> Counted<R> {
+    fn spend(&mut self) -> std::io::Result<()> {
+        self.calls += 1;
+        if self.calls > MAX_CALLS {
+            return Err(std::io::Error::other(
+                "its structure sends the reader round in circles",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl<R: Read> Read for Counted<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.spend()?;
         let n = self.inner.read(buf)?;
         self.read += n as u64;
         Ok(n)
@@ -193,6 +213,7 @@ impl<R: Read> Read for Counted<R> {
 
 impl<R: Seek> Seek for Counted<R> {
     fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        self.spend()?;
         self.inner.seek(pos)
     }
 }
@@ -217,6 +238,7 @@ pub fn probe<R: Read + Seek>(reader: R, size: u64) -> Result<Probed, ProbeError>
     let mut r = Counted {
         inner: reader,
         read: 0,
+        calls: 0,
     };
     let mut head = [0u8; 8];
     let got = read_up_to(&mut r, &mut head)?;
@@ -620,7 +642,11 @@ fn webm<R: Read + Seek>(r: &mut R, size: u64) -> Result<MediaFacts, ProbeError> 
         ));
     }
     r.seek(SeekFrom::Start(0))?;
-    let bad = |e: matroska_demuxer::DemuxError| ProbeError::WebM(e.to_string());
+    // The demuxer's own text for an I/O error is the error's source, which is often `None`.
+    let bad = |e: matroska_demuxer::DemuxError| match e {
+        matroska_demuxer::DemuxError::IoError(e) => ProbeError::Io(e),
+        e => ProbeError::WebM(e.to_string()),
+    };
     let mut mkv = matroska_demuxer::MatroskaFile::open(r).map_err(bad)?;
     let container = match mkv.ebml_header().doc_type() {
         "webm" => Container::WebM,
@@ -674,6 +700,7 @@ fn webm_rate<R: Read + Seek>(
             Ok(true) if frame.track == track => stamps.push(frame.timestamp),
             Ok(true) => {}
             Ok(false) => break,
+            Err(matroska_demuxer::DemuxError::IoError(e)) => return Err(ProbeError::Io(e)),
             Err(e) => return Err(ProbeError::WebM(e.to_string())),
         }
     }

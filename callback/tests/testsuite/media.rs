@@ -382,9 +382,8 @@ fn tables_claiming_more_entries_than_they_hold_are_refused() {
 /// for ever (found by the fuzz target): refused at once, and the test itself is bounded.
 #[test]
 fn a_segment_starting_with_a_crc_is_refused_not_looped_on() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/corpus/video_probe/regress-segment-crc-loop.webm");
-    let bytes = std::fs::read(path).unwrap();
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/video_probe");
+    let bytes = std::fs::read(corpus.join("regress-segment-crc-loop.webm")).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let r = mdz_callback::media::probe::probe(std::io::Cursor::new(&bytes), bytes.len() as u64)
@@ -396,4 +395,19 @@ fn a_segment_starting_with_a_crc_is_refused_not_looped_on() {
         .expect("the probe did not finish within 10 s")
         .unwrap_err();
     assert!(err.contains("CRC-32"), "{err}");
+
+    // The same loop, reached through an EBML header whose children run past its declared size:
+    // the guard above does not see it; the probe's budget of reads and seeks ends it.
+    let bytes = std::fs::read(corpus.join("regress-header-overrun-crc-loop.webm")).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let r = mdz_callback::media::probe::probe(std::io::Cursor::new(&bytes), bytes.len() as u64)
+            .map(|p| p.facts);
+        let _ = tx.send(r.map_err(|e| e.to_string()));
+    });
+    let err = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the probe did not finish within 60 s")
+        .unwrap_err();
+    assert!(err.contains("round in circles"), "{err}");
 }
