@@ -5,6 +5,8 @@
 //! label = "spring-teaser"        # letters, digits, `.`, `_`, `-`; unique
 //! file = "videos/spring.mp4"     # relative paths resolve beside the manifest
 //! title = "Spring teaser"        # optional, shown to the operator only
+//! caption = "Spring is here 🌱"  # optional, up to 2,200 characters: approved with the video
+//!                                # and handed to the creator to paste in TikTok
 //! ```
 //!
 //! The manifest is read again on every use, so an edit needs no restart; the review decisions
@@ -21,6 +23,8 @@ use sha2::{Digest, Sha256};
 /// Longest label: it appears in forms, URLs of nothing, and the database.
 const MAX_LABEL: usize = 64;
 const MAX_TITLE: usize = 200;
+/// TikTok's caption limit (design: at most 2,200 characters).
+pub const MAX_CAPTION: usize = 2200;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Asset {
@@ -29,6 +33,9 @@ pub struct Asset {
     pub title: String,
     /// Resolved: absolute, or relative to the working directory via the manifest's folder.
     pub file: PathBuf,
+    /// The caption the creator pastes in TikTok (inbox drafts carry none); approved with the
+    /// file, so a changed caption needs a new approval.
+    pub caption: Option<String>,
 }
 
 impl Asset {
@@ -83,6 +90,7 @@ struct RawAsset {
     label: String,
     file: PathBuf,
     title: Option<String>,
+    caption: Option<String>,
 }
 
 pub fn valid_label(label: &str) -> bool {
@@ -106,7 +114,7 @@ impl Manifest {
         let raw: RawManifest = toml::from_str(text).map_err(|e| ManifestError::Invalid {
             location: Location::at_offset(path, text, e.span().map_or(0, |s| s.start)),
             message: e.message().trim().to_string(),
-            help: "each [[asset]] has label and file, and may have title",
+            help: "each [[asset]] has label and file, and may have title and caption",
         })?;
         let dir = path.parent().unwrap_or(Path::new("."));
         // Point at the entry's label; the raw TOML has no spans once deserialised, so this is
@@ -152,6 +160,32 @@ impl Manifest {
                     help: "keep titles to one short line",
                 });
             }
+            // Line breaks are part of a caption; `\r\n` from a Windows editor is kept as `\n`,
+            // what TikTok's caption box holds.
+            let caption = a.caption.map(|c| c.replace("\r\n", "\n"));
+            let caption = caption.filter(|c| !c.trim().is_empty());
+            if let Some(c) = &caption {
+                let n = c.chars().count();
+                if n > MAX_CAPTION {
+                    return Err(ManifestError::Invalid {
+                        location: at_label(&a.label),
+                        message: format!(
+                            "the caption of `{}` has {n} characters; TikTok takes at most {MAX_CAPTION}",
+                            a.label
+                        ),
+                        help: "shorten the caption",
+                    });
+                }
+                if c.chars()
+                    .any(|ch| ch.is_control() && ch != '\n' && ch != '\t')
+                {
+                    return Err(ManifestError::Invalid {
+                        location: at_label(&a.label),
+                        message: format!("the caption of `{}` has control characters", a.label),
+                        help: "keep to text, line breaks and tabs",
+                    });
+                }
+            }
             let file = if a.file.is_absolute() {
                 a.file
             } else {
@@ -165,6 +199,7 @@ impl Manifest {
                 },
                 label: a.label,
                 file,
+                caption,
             });
         }
         Ok(Manifest {
@@ -292,6 +327,23 @@ mod tests {
         assert_eq!(m.assets[0].title, "Spring");
         assert_eq!(m.assets[0].file_name(), "a.mp4");
         assert_eq!(m.assets[1].file, Path::new("/abs/b.mov"));
+        assert_eq!(m.assets[1].caption, None);
+        let c = Manifest::parse(
+            Path::new("a.toml"),
+            &format!(
+                "[[asset]]\nlabel = \"c\"\nfile = \"c.mp4\"\ncaption = \"\"\"\nLine one #spring\r\nLine two\"\"\"\n[[asset]]\nlabel = \"d\"\nfile = \"d.mp4\"\ncaption = \"{}\"\n",
+                "é".repeat(MAX_CAPTION)
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            c.assets[0].caption.as_deref(),
+            Some("Line one #spring\nLine two")
+        );
+        assert_eq!(
+            c.assets[1].caption.as_ref().unwrap().chars().count(),
+            MAX_CAPTION
+        );
         assert_eq!(m.get("b_2.x").unwrap().title, "b_2.x");
         assert!(m.get("nope").is_none());
         assert!(
@@ -318,9 +370,9 @@ mod tests {
         );
         let bad = e("[[asset]]\nlabel = \"a b\"\nfile = \"a.mp4\"\n");
         assert!(bad.contains("not usable"), "{bad}");
-        let unknown = e("[[asset]]\nlabel = \"a\"\nfile = \"a.mp4\"\ncaption = \"x\"\n");
+        let unknown = e("[[asset]]\nlabel = \"a\"\nfile = \"a.mp4\"\ncaptions = \"x\"\n");
         assert!(
-            unknown.contains("assets.toml:4") && unknown.contains("caption"),
+            unknown.contains("assets.toml:4") && unknown.contains("captions"),
             "{unknown}"
         );
         let missing = e("[[asset]]\nlabel = \"a\"\n");
@@ -328,6 +380,18 @@ mod tests {
         assert!(e("[[asset]]\nlabel = \"a\"\nfile = \"\"\n").contains("empty file"));
         assert!(
             e("[[asset]]\nlabel = \"a\"\nfile = \"a.mp4\"\ntitle = \"x\\ny\"\n").contains("title")
+        );
+        let long = e(&format!(
+            "[[asset]]\nlabel = \"a\"\nfile = \"a.mp4\"\ncaption = \"{}\"\n",
+            "é".repeat(MAX_CAPTION + 1)
+        ));
+        assert!(
+            long.contains("2201 characters") && long.contains("at most 2200"),
+            "{long}"
+        );
+        assert!(
+            e("[[asset]]\nlabel = \"a\"\nfile = \"a.mp4\"\ncaption = \"a\\u0007\"\n")
+                .contains("control")
         );
         assert!(!valid_label(&"x".repeat(65)));
         assert!(valid_label(&"x".repeat(64)));

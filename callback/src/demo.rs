@@ -130,19 +130,23 @@ const DEMO_LABEL: &str = "demo-clip";
 /// Big enough to watch, small enough to write in a blink: one piece under TikTok's rules.
 const DEMO_SIZE: usize = 6 * 1024 * 1024;
 
-/// A manifest with one "video" of random bytes (the simulator checks sizes and ranges, not
-/// codecs), beside the temporary database.
+/// A real one-second H.264 clip (scripts/make-video-fixtures), so the demo passes the same
+/// video check as a real file.
+const DEMO_VIDEO: &[u8] = include_bytes!("../tests/fixtures/video/ok-h264.mp4");
+const DEMO_CAPTION: &str = "Made with the MiraDigitalZen Publisher demo #demo";
+
+/// A manifest with one real video, grown to [`DEMO_SIZE`] with a `free` box so the upload
+/// takes long enough to watch, beside the temporary database.
 fn demo_assets(dir: &Path) -> std::io::Result<std::path::PathBuf> {
     let videos = dir.join("videos");
     std::fs::create_dir_all(&videos)?;
-    let mut bytes = vec![0u8; DEMO_SIZE];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+    let bytes = crate::media::padded(DEMO_VIDEO, DEMO_SIZE, std::iter::repeat(0));
     std::fs::write(videos.join("demo-clip.mp4"), &bytes)?;
     let manifest = dir.join("assets.toml");
     std::fs::write(
         &manifest,
         format!(
-            "# Demo asset manifest, written by `mdz-callback demo`.\n[[asset]]\nlabel = \"{DEMO_LABEL}\"\nfile = \"videos/demo-clip.mp4\"\ntitle = \"Demo clip (random bytes)\"\n"
+            "# Demo asset manifest, written by `mdz-callback demo`.\n[[asset]]\nlabel = \"{DEMO_LABEL}\"\nfile = \"videos/demo-clip.mp4\"\ntitle = \"Demo clip\"\ncaption = \"{DEMO_CAPTION}\"\n"
         ),
     )?;
     Ok(manifest)
@@ -154,17 +158,22 @@ async fn approve_demo_asset(app: &App) -> Result<(), Box<dyn std::error::Error>>
     let asset = manifest
         .get(DEMO_LABEL)
         .ok_or("the demo manifest lost its asset")?;
+    let media = crate::media::inspect_async(asset.file.clone()).await?;
     let facts = digest_async(asset.file.clone()).await?;
     app.store
-        .record_review(Review {
-            label: asset.label.clone(),
-            decision: Decision::Approved,
-            decided_by: "demo".into(),
-            decided_at: crate::now_ms(),
-            file_name: asset.file_name(),
-            size: Some(facts.size),
-            sha256: Some(facts.sha256),
-        })
+        .record_approval(
+            Review {
+                label: asset.label.clone(),
+                decision: Decision::Approved,
+                decided_by: "demo".into(),
+                decided_at: crate::now_ms(),
+                file_name: asset.file_name(),
+                size: Some(facts.size),
+                sha256: Some(facts.sha256),
+            },
+            media,
+            asset.caption.clone(),
+        )
         .await?;
     Ok(())
 }

@@ -15,6 +15,7 @@ pub mod events;
 pub mod handoff;
 pub mod http;
 pub mod logging;
+pub mod media;
 pub mod pages;
 pub mod preflight;
 pub mod records;

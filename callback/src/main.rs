@@ -210,7 +210,8 @@ fn main() -> ExitCode {
                     Ok(())
                 }
                 AssetsAction::Approve { label, by } => {
-                    let r = mdz_callback::review::approve(&config, &label, &by).await?;
+                    let a = mdz_callback::review::approve(&config, &label, &by).await?;
+                    let r = &a.review;
                     println!(
                         "approved {} ({}, {} bytes, sha256 {}) by {}",
                         r.label,
@@ -219,6 +220,14 @@ fn main() -> ExitCode {
                         r.sha256.as_deref().unwrap_or(""),
                         r.decided_by
                     );
+                    println!("video: {}", a.media.summary());
+                    match &a.caption {
+                        Some(c) => println!(
+                            "caption approved with it ({} characters):\n{c}",
+                            c.chars().count()
+                        ),
+                        None => println!("no caption in the manifest: the creator writes one in TikTok"),
+                    }
                     Ok(())
                 }
                 AssetsAction::Reject { label, by } => {

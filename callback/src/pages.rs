@@ -114,7 +114,7 @@ pub struct AssetItem {
     pub size: String,
     pub approved_by: String,
     pub approved_on: String,
-    /// Why it cannot be sent now (file missing or changed); empty when it can.
+    /// Why it cannot be sent now (file missing or changed, caption changed); empty when it can.
     pub problem: String,
     /// Where it stands with TikTok, from its latest upload ("Never sent.", "In the TikTok
     /// inbox since …").
@@ -125,6 +125,11 @@ pub struct AssetItem {
     pub running: bool,
     /// A draft of it is (or may be) in the inbox: the button says a second one is made.
     pub second_draft: bool,
+    /// The video as measured at approval (duration, resolution, frame rate, codec); empty for
+    /// an approval from before the video check.
+    pub media: String,
+    /// The caption approved with it; empty when none.
+    pub caption: String,
 }
 
 /// The page that asks before a second draft of a video is sent.
@@ -210,6 +215,9 @@ pub struct UploadView {
     /// The operator pressed send again while this upload was running, and landed here instead
     /// of starting a second one.
     pub again: bool,
+    /// The caption approved with the video, for the creator to paste in TikTok; empty when
+    /// none.
+    pub caption: String,
 }
 
 #[derive(Debug, Clone)]
@@ -591,6 +599,8 @@ pub fn samples() -> Vec<Page> {
                     upload: Some(7),
                     running: false,
                     second_draft: true,
+                    media: "0:15.0, 1080x1920, 30 fps, H.264 in MP4".into(),
+                    caption: "Spring is here at the studio. #spring #ceramics".into(),
                 },
                 AssetItem {
                     label: "studio-tour".into(),
@@ -603,6 +613,8 @@ pub fn samples() -> Vec<Page> {
                     upload: Some(6),
                     running: false,
                     second_draft: false,
+                    media: "2:41.5, 2160x3840, 29.97 fps, H.265 in MOV".into(),
+                    caption: String::new(),
                 },
                 AssetItem {
                     label: "behind-the-scenes".into(),
@@ -615,6 +627,8 @@ pub fn samples() -> Vec<Page> {
                     upload: Some(8),
                     running: true,
                     second_draft: true,
+                    media: String::new(),
+                    caption: String::new(),
                 },
                 AssetItem {
                     label: "new-logo".into(),
@@ -627,6 +641,8 @@ pub fn samples() -> Vec<Page> {
                     upload: None,
                     running: false,
                     second_draft: false,
+                    media: String::new(),
+                    caption: String::new(),
                 },
             ],
             uploads: vec![
@@ -804,6 +820,8 @@ fn sample_upload(s: crate::store::UploadState) -> UploadView {
         refresh_secs: 3,
         // The page a second press lands on, with its notice.
         again: s == S::Uploading,
+        caption: "Spring is here at the studio.\nGlazes by hand, one at a time. #spring #ceramics"
+            .into(),
     }
 }
 

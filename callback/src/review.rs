@@ -1,6 +1,8 @@
 //! `mdz-callback assets list|approve|reject`: the operator's review of the asset manifest. An
-//! approval records who decided, when, and the file's size and SHA-256 at that moment; the
-//! service uploads only approved assets whose file still has exactly that content.
+//! approval first checks the video against TikTok's rules ([`crate::media`]), then records who
+//! decided, when, the file's size and SHA-256, the video's measured facts and the caption at
+//! that moment; the service uploads only approved assets whose file still has exactly that
+//! content and whose caption is still the approved one.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -8,10 +10,10 @@ use std::path::Path;
 use mdz::Config;
 
 use crate::assets::{Asset, FileFacts, Manifest, ManifestError, digest, human_size};
+use crate::media::{MediaError, MediaFacts};
 use crate::records::utc;
 use crate::secrets::TokenKey;
-use crate::store::{Cipher, Decision, Review, Store, StoreError};
-use crate::tiktok::chunks::MAX_VIDEO;
+use crate::store::{Approved, Cipher, Decision, Review, Store, StoreError};
 use crate::tiktok::content_type_for;
 
 const MAX_NAME: usize = 100;
@@ -42,8 +44,16 @@ pub enum ReviewError {
         "{file} is not an MP4, MOV or WebM file, the containers TikTok accepts\n  help: export the video as .mp4 and list that file in the manifest"
     )]
     Container { file: String },
-    #[error("{file} is {size}; TikTok accepts 1 byte to 4 GB")]
-    Size { file: String, size: String },
+    #[error("{0}")]
+    Media(#[from] MediaError),
+}
+
+/// A recorded approval and what it saw.
+#[derive(Debug, Clone)]
+pub struct Approval {
+    pub review: Review,
+    pub media: MediaFacts,
+    pub caption: Option<String>,
 }
 
 /// The manifest and the database a review command works on.
@@ -86,8 +96,9 @@ fn facts(asset: &Asset) -> Result<FileFacts, ReviewError> {
     })
 }
 
-/// `assets approve LABEL --by NAME`.
-pub async fn approve(config_path: &Path, label: &str, by: &str) -> Result<Review, ReviewError> {
+/// `assets approve LABEL --by NAME`: refused, with nothing recorded, when the video breaks a
+/// rule of TikTok's (contract §12) or cannot be read as a video.
+pub async fn approve(config_path: &Path, label: &str, by: &str) -> Result<Approval, ReviewError> {
     let by = check_name(by)?;
     let r = open(config_path)?;
     let asset = find(&r.manifest, label)?;
@@ -96,13 +107,15 @@ pub async fn approve(config_path: &Path, label: &str, by: &str) -> Result<Review
             file: asset.file_name(),
         });
     }
-    let f = facts(asset)?;
-    if f.size == 0 || f.size > MAX_VIDEO {
-        return Err(ReviewError::Size {
-            file: asset.file_name(),
-            size: human_size(f.size),
+    if let Err(source) = std::fs::metadata(&asset.file) {
+        return Err(ReviewError::Unreadable {
+            path: asset.file.display().to_string(),
+            source,
         });
     }
+    // The cheap index check before the hash, which reads the whole file.
+    let media = crate::media::inspect(&asset.file)?;
+    let f = facts(asset)?;
     let review = Review {
         label: asset.label.clone(),
         decision: Decision::Approved,
@@ -112,8 +125,24 @@ pub async fn approve(config_path: &Path, label: &str, by: &str) -> Result<Review
         size: Some(f.size),
         sha256: Some(f.sha256),
     };
-    r.store.record_review(review.clone()).await?;
-    Ok(review)
+    let media = MediaFacts {
+        size: f.size,
+        ..media
+    };
+    r.store
+        .record_approval(review.clone(), media.clone(), asset.caption.clone())
+        .await?;
+    Ok(Approval {
+        review,
+        media,
+        caption: asset.caption.clone(),
+    })
+}
+
+/// The manifest's caption is no longer the one approved with the file: like a changed file, it
+/// needs a new approval before a send.
+pub fn caption_changed(asset: &Asset, seen: &Approved) -> bool {
+    asset.caption != seen.caption
 }
 
 /// `assets reject LABEL --by NAME`. The file need not be readable to be rejected; when it is,
@@ -136,15 +165,21 @@ pub async fn reject(config_path: &Path, label: &str, by: &str) -> Result<Review,
     Ok(review)
 }
 
-/// `assets list`: a table of label, title, size and review state. Approved files are hashed
-/// again, so a file changed since its approval shows as such.
+/// `assets list`: a table of label, title, size, the video as measured at approval
+/// (duration, resolution, frame rate, codec) and review state. Approved files are hashed again,
+/// so a file changed since its approval shows as such; so does an edited caption.
 pub async fn list(config_path: &Path) -> Result<String, ReviewError> {
     let r = open(config_path)?;
     let reviews = r.store.reviews().await?;
+    let seen = r.store.approvals_seen().await?;
     let mut rows = vec![[
         "LABEL".to_string(),
         "TITLE".to_string(),
         "SIZE".to_string(),
+        "DURATION".to_string(),
+        "RESOLUTION".to_string(),
+        "FPS".to_string(),
+        "CODEC".to_string(),
         "REVIEW".to_string(),
     ]];
     for a in &r.manifest.assets {
@@ -170,12 +205,40 @@ pub async fn list(config_path: &Path) -> Result<String, ReviewError> {
                 if !same {
                     s.push_str("; FILE CHANGED since approval, approve again to upload");
                 }
+                if seen.get(&a.label).is_some_and(|s| caption_changed(a, s)) {
+                    s.push_str("; CAPTION CHANGED since approval, approve again to upload");
+                }
                 s
             }
         };
-        rows.push([a.label.clone(), a.title.clone(), size, state]);
+        let media = reviews
+            .get(&a.label)
+            .filter(|rv| rv.decision == Decision::Approved)
+            .and_then(|_| seen.get(&a.label))
+            .and_then(|s| s.media.as_ref());
+        let [duration, resolution, fps, codec] = media.map_or_else(
+            || std::array::from_fn(|_| "-".to_string()),
+            |m| {
+                [
+                    m.duration_text(),
+                    m.resolution_text(),
+                    m.fps_text().trim_end_matches(" fps").to_string(),
+                    m.codec.name(),
+                ]
+            },
+        );
+        rows.push([
+            a.label.clone(),
+            a.title.clone(),
+            size,
+            duration,
+            resolution,
+            fps,
+            codec,
+            state,
+        ]);
     }
-    let mut widths = [0usize; 4];
+    let mut widths = [0usize; 8];
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());

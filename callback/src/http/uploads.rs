@@ -15,6 +15,7 @@ use super::{Resp, guard, redirect, server_error};
 use crate::assets::{Manifest, ManifestError, digest_fingerprinted, human_size};
 use crate::handoff::{self, Ready, Slots, plain_state, standing};
 use crate::pages::{AssetItem, DraftsView, Page, SecondDraftView, UploadItem, UploadView};
+use crate::review::caption_changed;
 use crate::store::{Created, Decision, Expect, NewUpload, UploadRow, UploadState};
 use crate::tiktok::chunks::MAX_VIDEO;
 use crate::tiktok::content_type_for;
@@ -129,6 +130,10 @@ pub async fn operator_lists(app: &App, open_id: &str) -> OperatorLists {
             tracing::error!(error = %e, "uploads unreadable");
             Vec::new()
         });
+    let seen = app.store.approvals_seen().await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "approvals unreadable");
+        Default::default()
+    });
     if let Some(m) = &manifest {
         for a in &m.assets {
             let Some(r) = reviews.get(&a.label) else {
@@ -146,10 +151,20 @@ pub async fn operator_lists(app: &App, open_id: &str) -> OperatorLists {
                     "The file has changed since it was approved; review it and approve it again."
                         .to_string()
                 }
+                Ok(_) if seen.get(&a.label).is_some_and(|s| caption_changed(a, s)) => {
+                    "The caption in the asset manifest has changed since it was approved; review it and approve it again."
+                        .to_string()
+                }
                 Ok(_) => String::new(),
             };
             let st = standing(latest.iter().find(|u| u.asset_label == a.label));
+            let seen = seen.get(&a.label);
             out.assets.push(AssetItem {
+                media: seen
+                    .and_then(|s| s.media.as_ref())
+                    .map(|m| m.summary())
+                    .unwrap_or_default(),
+                caption: seen.and_then(|s| s.caption.clone()).unwrap_or_default(),
                 label: a.label.clone(),
                 title: a.title.clone(),
                 size: human_size(r.size.unwrap_or(0)),
@@ -220,10 +235,14 @@ pub(crate) async fn ready_to_send(app: &App, label: &str, open_id: &str) -> Opti
     check(app, label, open_id)
         .await
         .ok()
-        .map(|(_, ready)| ready)
+        .map(|(_, ready, _)| ready)
 }
 
-async fn check(app: &App, label: &str, open_id: &str) -> Result<(String, Ready), Page> {
+async fn check(
+    app: &App,
+    label: &str,
+    open_id: &str,
+) -> Result<(String, Ready, Option<String>), Page> {
     let approve = format!("mdz-callback assets approve {label} --by NAME");
     let manifest = load_manifest(app).await.map_err(|e| {
         refused(
@@ -345,6 +364,19 @@ async fn check(app: &App, label: &str, open_id: &str) -> Result<(String, Ready),
             "its content differs (the SHA-256 no longer matches)".to_string(),
         ));
     }
+    let seen = app.store.approval_seen(label).await.map_err(|e| {
+        tracing::error!(error = %e, "approval lookup failed");
+        server_error()
+    })?;
+    if let Err(r) = crate::media::before_send(asset, &seen).await {
+        return Err(refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            r.heading,
+            r.reason,
+            r.remedy,
+            approve,
+        ));
+    }
     Ok((
         asset.file_name(),
         Ready {
@@ -355,6 +387,7 @@ async fn check(app: &App, label: &str, open_id: &str) -> Result<(String, Ready),
             content_type,
             open_id: open_id.to_string(),
         },
+        seen.caption,
     ))
 }
 
@@ -451,7 +484,7 @@ pub async fn create(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
         }
         _ => {}
     }
-    let (file_name, ready) = match check(app, label, &s.open_id).await {
+    let (file_name, ready, caption) = match check(app, label, &s.open_id).await {
         Ok(r) => r,
         Err(page) => {
             tracing::info!(
@@ -468,6 +501,7 @@ pub async fn create(app: &Arc<App>, ctx: &Ctx, body: Incoming) -> Resp {
         size: ready.size,
         sha256: ready.sha256.clone(),
         open_id: s.open_id.clone(),
+        caption,
     };
     // Recorded before any call to TikTok, so nothing that follows can go unrecorded.
     let created = match app.store.create_upload(new, now_ms(), expect).await {
@@ -558,13 +592,22 @@ pub async fn show(app: &App, ctx: &Ctx) -> Resp {
     let refreshing = query.get("refresh").map(String::as_str) != Some("off");
     let again = query.get(AGAIN).map(String::as_str) == Some("1");
     let manifest = load_manifest(app).await.ok();
-    let view = upload_view(
+    let mut view = upload_view(
         &row,
         title_of(manifest.as_ref(), &row.asset_label),
         s.csrf,
         refreshing,
     );
-    let view = UploadView { again, ..view };
+    view.again = again;
+    view.caption = app
+        .store
+        .upload_caption(id)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "caption lookup failed");
+            None
+        })
+        .unwrap_or_default();
     let auto = view.running && view.refreshing;
     let mut resp = app.page(Page::Upload(Box::new(view)));
     if auto {
@@ -610,5 +653,6 @@ fn upload_view(u: &UploadRow, title: String, csrf: String, refreshing: bool) -> 
         refreshing,
         refresh_secs: REFRESH_SECS,
         again: false,
+        caption: String::new(),
     }
 }

@@ -118,8 +118,16 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE uploads ADD COLUMN inited_at INTEGER;
     "#,
-    // 5: reserved for another change of issue #17 (its branch brings it; merged in order).
-    "",
+    // 5: what an approval saw (issue #18): the video's facts as measured then (JSON of
+    // `media::MediaFacts`: container, codec, size, frame rate, duration) and the manifest's
+    // caption, approved with the file; a changed caption needs a new approval like a changed
+    // file. An upload keeps the caption it was sent with, for its page. NULL media: decided
+    // before this check existed, or a rejection.
+    r#"
+    ALTER TABLE asset_reviews ADD COLUMN media TEXT;
+    ALTER TABLE asset_reviews ADD COLUMN caption TEXT;
+    ALTER TABLE uploads ADD COLUMN caption TEXT;
+    "#,
     // 6: what resuming an upload needs (docs/tiktok-contract.md §8, §16.15): the upload
     // URL, sealed like tokens because it carries TikTok's upload token and anyone holding it
     // can write into the draft; when it expires; and how many chunks TikTok confirmed (206 or

@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 pub use crypto::{Cipher, OpenError};
 pub use export::{Cell, Content, Outcome, TableExport, TableOutcome};
 pub use retention::{Purged, Retention};
-pub use reviews::{Decision, Review};
+pub use reviews::{Approved, Decision, Review};
 pub use rotate::{RotateError, Rotated};
 pub use uploads::{
     ALL_STATES, Created, CutOff, Expect, Failure, NewUpload, Recovered, ResumePoint, UploadRow,

@@ -232,6 +232,7 @@ mod tests {
                         size: 10,
                         sha256: "00".into(),
                         open_id: "u1".into(),
+                        caption: None,
                     },
                     0,
                     super::super::Expect::NoneRunning,

@@ -115,6 +115,9 @@ pub struct NewUpload {
     pub size: u64,
     pub sha256: String,
     pub open_id: String,
+    /// The caption approved with the video, for the upload's page once the draft is in the
+    /// inbox; recorded in the same insert, so an upload never lacks the caption it went with.
+    pub caption: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,15 +259,16 @@ impl Store {
             }
             tx.execute(
                 "INSERT INTO uploads (asset_label, file_name, size, sha256, open_id, state,
-                    bytes_sent, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'queued', 0, ?6, ?6)",
+                    bytes_sent, created_at, updated_at, caption)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'queued', 0, ?6, ?6, ?7)",
                 params![
                     u.asset_label,
                     u.file_name,
                     signed(u.size),
                     u.sha256,
                     u.open_id,
-                    now
+                    now,
+                    u.caption
                 ],
             )?;
             let id = tx.last_insert_rowid();
@@ -705,6 +709,7 @@ mod tests {
             size: 10,
             sha256: "00".into(),
             open_id: open_id.into(),
+            caption: None,
         }
     }
 

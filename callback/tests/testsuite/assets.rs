@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::common::SITE;
+use crate::media::fixture;
 use mdz_callback::secrets::TokenKey;
 use mdz_callback::store::{Cipher, Decision, Store};
 use sha2::{Digest, Sha256};
@@ -36,12 +37,14 @@ fn setup() -> tempfile::TempDir {
     )
     .unwrap();
     std::fs::create_dir_all(d.join("media/videos")).unwrap();
-    std::fs::write(d.join("media/videos/spring.mp4"), b"spring video bytes").unwrap();
-    std::fs::write(d.join("media/videos/tour.webm"), vec![7u8; 3000]).unwrap();
+    std::fs::copy(fixture("ok-h264.mp4"), d.join("media/videos/spring.mp4")).unwrap();
+    std::fs::copy(fixture("ok-vp9.webm"), d.join("media/videos/tour.webm")).unwrap();
+    std::fs::copy(fixture("bad-fps-low.mp4"), d.join("media/videos/slow.mp4")).unwrap();
     std::fs::write(d.join("media/videos/raw.avi"), b"avi").unwrap();
     std::fs::write(
         d.join("media/assets.toml"),
-        "[[asset]]\nlabel = \"spring\"\nfile = \"videos/spring.mp4\"\ntitle = \"Spring teaser\"\n\n\
+        "[[asset]]\nlabel = \"spring\"\nfile = \"videos/spring.mp4\"\ntitle = \"Spring teaser\"\ncaption = \"Spring is here #spring\"\n\n\
+         [[asset]]\nlabel = \"slow\"\nfile = \"videos/slow.mp4\"\n\n\
          [[asset]]\nlabel = \"tour\"\nfile = \"videos/tour.webm\"\n\n\
          [[asset]]\nlabel = \"raw\"\nfile = \"videos/raw.avi\"\n\n\
          [[asset]]\nlabel = \"lost\"\nfile = \"videos/lost.mp4\"\n",
@@ -69,9 +72,12 @@ async fn review_decisions_are_listed_recorded_and_checked_against_the_file() {
         "{out}"
     );
     assert!(line(&out, "spring").contains("Spring teaser"), "{out}");
-    assert!(line(&out, "spring").contains("18 B"), "{out}");
+    assert!(line(&out, "spring").contains("32.9 kB"), "{out}");
+    for column in ["DURATION", "RESOLUTION", "FPS", "CODEC"] {
+        assert!(header.contains(column), "{out}");
+    }
     assert!(line(&out, "spring").ends_with("not reviewed"), "{out}");
-    assert!(line(&out, "tour").contains("3.0 kB"), "{out}");
+    assert!(line(&out, "tour").contains("14.5 kB"), "{out}");
     assert!(line(&out, "lost").contains("missing"), "{out}");
     // Columns line up: every label cell is padded to the same width.
     let title_col = header.find("TITLE").unwrap();
@@ -79,8 +85,23 @@ async fn review_decisions_are_listed_recorded_and_checked_against_the_file() {
 
     let (code, out, err) = run(d, &["assets", "approve", "spring", "--by", "Mira"]);
     assert_eq!(code, 0, "{err}");
-    let sha = hex::encode(Sha256::digest(b"spring video bytes"));
+    let sha = hex::encode(Sha256::digest(
+        std::fs::read(fixture("ok-h264.mp4")).unwrap(),
+    ));
     assert!(out.contains(&sha) && out.contains("by Mira"), "{out}");
+    // What was checked, and the caption that is approved with the file.
+    assert!(
+        out.contains("video: 0:01.0, 360x640, 30 fps, H.264 in MP4"),
+        "{out}"
+    );
+    assert!(out.contains("Spring is here #spring"), "{out}");
+    // A file that breaks a rule is refused with the measured value, and nothing is recorded.
+    let (code, _, err) = run(d, &["assets", "approve", "slow", "--by", "Mira"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("slow.mp4") && err.contains("15 fps") && err.contains("23 to 60 fps"),
+        "{err}"
+    );
     let (code, _, err) = run(d, &["assets", "reject", "tour", "--by", "Ana"]);
     assert_eq!(code, 0, "{err}");
 
@@ -89,12 +110,20 @@ async fn review_decisions_are_listed_recorded_and_checked_against_the_file() {
     assert_eq!(spring.decision, Decision::Approved);
     assert_eq!(spring.decided_by, "Mira");
     assert_eq!(spring.file_name, "spring.mp4");
-    assert_eq!(spring.size, Some(18));
+    assert_eq!(spring.size, Some(32_921));
     assert_eq!(spring.sha256.as_deref(), Some(sha.as_str()));
     assert!(spring.decided_at > 1_700_000_000_000);
     let tour = store.review("tour").await.unwrap().unwrap();
     assert_eq!(tour.decision, Decision::Rejected);
     assert_eq!(tour.decided_by, "Ana");
+    assert!(store.review("slow").await.unwrap().is_none());
+    let seen = store.approval_seen("spring").await.unwrap();
+    assert_eq!(seen.caption.as_deref(), Some("Spring is here #spring"));
+    let media = seen.media.unwrap();
+    assert_eq!(
+        (media.width, media.height, media.fps_milli),
+        (360, 640, 30_000)
+    );
 
     let (_, out, _) = run(d, &["assets", "list"]);
     assert!(
@@ -102,10 +131,29 @@ async fn review_decisions_are_listed_recorded_and_checked_against_the_file() {
         "{out}"
     );
     assert!(!line(&out, "spring").contains("CHANGED"), "{out}");
+    let spring_line = line(&out, "spring");
+    for cell in ["0:01.0", "360x640", " 30 ", "H.264"] {
+        assert!(spring_line.contains(cell), "{cell}: {out}");
+    }
+    // Not approved: no measurements to show.
+    assert!(!line(&out, "tour").contains("VP9"), "{out}");
+
+    // The caption is edited after approval: the approval no longer holds.
+    let manifest = d.join("media/assets.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, text.replace("#spring", "#summer")).unwrap();
+    let (_, out, _) = run(d, &["assets", "list"]);
+    assert!(
+        line(&out, "spring").contains("CAPTION CHANGED since approval"),
+        "{out}"
+    );
+    std::fs::write(&manifest, &text).unwrap();
     assert!(line(&out, "tour").contains("rejected by Ana"), "{out}");
 
     // The file changes after approval (same size): the list says so.
-    std::fs::write(d.join("media/videos/spring.mp4"), b"spring video bytez").unwrap();
+    let mut bytes = std::fs::read(fixture("ok-h264.mp4")).unwrap();
+    bytes[1000] ^= 1;
+    std::fs::write(d.join("media/videos/spring.mp4"), bytes).unwrap();
     let (_, out, _) = run(d, &["assets", "list"]);
     assert!(line(&out, "spring").contains("FILE CHANGED"), "{out}");
     std::fs::remove_file(d.join("media/videos/spring.mp4")).unwrap();
@@ -144,7 +192,7 @@ fn approvals_that_cannot_be_uploaded_are_refused_with_the_reason() {
     std::fs::write(d.join("media/videos/spring.mp4"), b"").unwrap();
     let (code, _, err) = run(d, &["assets", "approve", "spring", "--by", "Mira"]);
     assert_eq!(code, 2);
-    assert!(err.contains("1 byte to 4 GB"), "{err}");
+    assert!(err.contains("cannot be read as a video"), "{err}");
     std::fs::write(
         d.join("media/assets.toml"),
         "[[asset]]\nlabel = \"a\"\nfile = \"x.mp4\"\n[[asset]]\nlabel = \"a\"\nfile = \"y.mp4\"\n",

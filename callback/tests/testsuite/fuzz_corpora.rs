@@ -213,3 +213,23 @@ fn webhook_deliveries_are_taken_only_signed_and_stay_bounded() {
         "the corpus holds too few well-formed events: {taken}"
     );
 }
+
+#[test]
+fn video_probe_inputs_give_facts_or_an_error() {
+    use mdz_callback::media::probe::{MAX_MOOV, probe};
+    let mut measured = 0;
+    for (path, data) in corpus("video_probe") {
+        // Replayed under a time bound by media::a_segment_starting_with_a_crc_is_refused_not_looped_on.
+        if path.to_string_lossy().contains("crc-loop") {
+            continue;
+        }
+        let size = data.len() as u64;
+        if let Ok(p) = probe(std::io::Cursor::new(&data), size) {
+            assert_eq!(p.facts.size, size, "{}", path.display());
+            assert!(p.bytes_read <= size + MAX_MOOV, "{}", path.display());
+            measured += 1;
+        }
+    }
+    // The seeds include the valid fixtures.
+    assert!(measured >= 3);
+}

@@ -12,6 +12,7 @@ mod demo;
 mod drafts;
 mod fuzz_corpora;
 mod http_limits;
+mod media;
 mod nginx;
 mod preflight;
 mod process_faults;

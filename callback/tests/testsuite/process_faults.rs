@@ -604,7 +604,7 @@ async fn sigkill_mid_upload_keeps_the_record_and_the_restart_finishes_it_on_the_
     // 5 MiB chunks, thirteen of them.
     const MIB: u64 = 1 << 20;
     let size = 66 * MIB;
-    let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    let data = crate::uploads::video(size, 7);
     std::fs::write(videos.join("v.mp4"), &data).unwrap();
     std::fs::write(
         svc.dir.path().join("assets.toml"),

@@ -101,6 +101,7 @@ async fn upload(store: &Store, open_id: &str, label: &str, at: i64, active: bool
                 size: 1234,
                 sha256: "ab".repeat(32),
                 open_id: open_id.into(),
+                caption: None,
             },
             at,
             Expect::NoneRunning,

@@ -520,7 +520,7 @@ mod upload_faults {
     async fn approved_video(h: &Harness) {
         let dir = h.dir.path().join("videos");
         std::fs::create_dir_all(&dir).unwrap();
-        let bytes: Vec<u8> = (0..6 * MIB).map(|i| (i * 31 % 251) as u8).collect();
+        let bytes = crate::uploads::video(6 * MIB, 31);
         std::fs::write(dir.join("v.mp4"), bytes).unwrap();
         std::fs::write(
             h.dir.path().join("assets.toml"),

@@ -49,18 +49,24 @@ pub(crate) async fn harness_with(change: impl FnOnce(&mut common::Setup)) -> Har
     .await
 }
 
-/// Deterministic bytes that no two offsets share a pattern of (xorshift).
+/// A real video (the H.264 fixture) of `len` bytes: the fixture grown with a trailing `free`
+/// box of bytes that no two offsets share a pattern of (xorshift from `seed`), so two seeds
+/// give two different files that both pass the video check. A `len` below the fixture's size
+/// gives the fixture with 24 bytes of padding.
 pub(crate) fn video(len: u64, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 32) as u8
-        })
-        .collect()
+    let noise = std::iter::repeat_with(move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x >> 32) as u8
+    });
+    // Too short to grow to `len`: the smallest padding, still different per seed.
+    let len = (len as usize).max(VIDEO.len() + 24);
+    mdz_callback::media::padded(VIDEO, len, noise)
 }
+
+const VIDEO: &[u8] = include_bytes!("../fixtures/video/ok-h264.mp4");
 
 pub(crate) fn sha_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
@@ -81,23 +87,31 @@ pub(crate) fn add_asset(h: &Harness, label: &str, file: &str, data: &[u8]) -> Pa
     path
 }
 
+/// Records the decision as `mdz-callback assets approve|reject` would: an approval of a file
+/// that passes the video check records its facts and caption too.
 async fn decide(h: &Harness, label: &str, decision: Decision) {
     let m = Manifest::load(&h.dir.path().join("assets.toml")).unwrap();
     let a = m.get(label).unwrap();
     let f = digest(&a.file).unwrap();
-    h.app
-        .store
-        .record_review(Review {
-            label: label.into(),
-            decision,
-            decided_by: "Tester".into(),
-            decided_at: mdz_callback::now_ms(),
-            file_name: a.file_name(),
-            size: Some(f.size),
-            sha256: Some(f.sha256),
-        })
-        .await
-        .unwrap();
+    let review = Review {
+        label: label.into(),
+        decision,
+        decided_by: "Tester".into(),
+        decided_at: mdz_callback::now_ms(),
+        file_name: a.file_name(),
+        size: Some(f.size),
+        sha256: Some(f.sha256),
+    };
+    let media = mdz_callback::media::inspect(&a.file).ok();
+    match media {
+        Some(media) if decision == Decision::Approved => h
+            .app
+            .store
+            .record_approval(review, media, a.caption.clone())
+            .await
+            .unwrap(),
+        _ => h.app.store.record_review(review).await.unwrap(),
+    }
 }
 
 pub(crate) async fn approve(h: &Harness, label: &str) {

@@ -375,6 +375,7 @@ async fn upload_with(h: &Harness, label: &str, publish_id: &str, state: UploadSt
                 size: 10,
                 sha256: "0".repeat(64),
                 open_id: OPEN_ID.into(),
+                caption: None,
             },
             now,
             Expect::NoneRunning,
