@@ -28,9 +28,13 @@ async fn demo() -> Harness {
 
 /// A request as sent, byte for byte: an HTTP client would tidy `..` away before sending.
 async fn raw_get(h: &Harness, target: &str) -> String {
+    raw(h, "GET", target).await
+}
+
+async fn raw(h: &Harness, method: &str, target: &str) -> String {
     let addr = h.base.trim_start_matches("http://");
     let mut s = TcpStream::connect(addr).await.unwrap();
-    let req = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let req = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.unwrap();
     let mut buf = Vec::new();
     tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut buf))
@@ -134,6 +138,33 @@ async fn no_path_reaches_a_file_outside_the_site_or_a_hidden_one() {
             &r[..r.len().min(200)]
         );
         assert!(!r.contains("[package]") && !r.contains("root:"), "{target}");
+    }
+    h.stop().await;
+}
+
+/// Link checkers and caches ask with HEAD: the same answer as GET, headers only.
+#[tokio::test]
+async fn a_head_request_for_a_site_page_gets_the_get_headers_and_no_body() {
+    let h = demo().await;
+    for path in ["/privacy/", "/sitemap.xml"] {
+        let got = h.get(path, &[]).await;
+        assert_eq!(got.status, 200, "{path}");
+        let head = raw(&h, "HEAD", path).await;
+        let (headers, body) = head.split_once("\r\n\r\n").expect("a complete head");
+        let headers = headers.to_ascii_lowercase();
+        assert!(headers.starts_with("http/1.1 200"), "{path}: {headers}");
+        assert!(
+            headers.contains(&format!("content-length: {}", got.body.len())),
+            "{path}: the GET body is {} bytes: {headers}",
+            got.body.len()
+        );
+        let content_type = got.header("content-type").unwrap().to_ascii_lowercase();
+        assert!(
+            headers.contains(&format!("content-type: {content_type}")),
+            "{path}: {headers}"
+        );
+        assert!(headers.contains("content-security-policy:"), "{path}");
+        assert!(body.is_empty(), "{path}: HEAD answered a body: {body:.100}");
     }
     h.stop().await;
 }
