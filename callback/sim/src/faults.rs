@@ -40,6 +40,9 @@ pub enum Fault {
     /// Carry the request out as normal, then close the connection instead of answering: the
     /// init happened, the chunk was accepted, but the client cannot know.
     LoseAnswer,
+    /// Carry the request out as normal, then answer as a gateway in front of TikTok that gave
+    /// up waiting: a bare `504` with a plain-text body and no TikTok envelope or `log_id`.
+    GatewayTimeout,
 }
 
 /// The canned response of a fault that replaces the answer (not `Delay`/`ResetConnection`,
@@ -109,10 +112,12 @@ pub(crate) fn respond(endpoint: Endpoint, fault: &Fault, query: &Form) -> Resp {
             _ => wire::envelope_ok(json!({})),
         },
         // Handled by the dispatcher; answering them here would be a bug, so say so loudly.
-        Fault::Delay(_) | Fault::ResetConnection | Fault::LoseAnswer => wire::text(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "simulator: misrouted fault",
-        ),
+        Fault::Delay(_) | Fault::ResetConnection | Fault::LoseAnswer | Fault::GatewayTimeout => {
+            wire::text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "simulator: misrouted fault",
+            )
+        }
     }
 }
 

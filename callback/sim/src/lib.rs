@@ -635,9 +635,16 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> io::Result<Resp>
         fault = None;
     }
     let lose_answer = matches!(fault, Some(Fault::LoseAnswer));
-    if lose_answer {
+    let gateway_timeout = matches!(fault, Some(Fault::GatewayTimeout));
+    if lose_answer || gateway_timeout {
         fault = None;
     }
+    let timed_out = || {
+        Ok(wire::text(
+            StatusCode::GATEWAY_TIMEOUT,
+            "504 Gateway Time-out\n",
+        ))
+    };
     let lost = || {
         Err(io::Error::new(
             io::ErrorKind::ConnectionReset,
@@ -652,6 +659,10 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> io::Result<Resp>
             None if lose_answer => {
                 let _ = upload::put_chunk(&shared, &parts, body, index).await;
                 lost()
+            }
+            None if gateway_timeout => {
+                let _ = upload::put_chunk(&shared, &parts, body, index).await;
+                timed_out()
             }
             None => upload::put_chunk(&shared, &parts, body, index).await,
             Some(Fault::ResetConnection) => {
@@ -693,7 +704,13 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> io::Result<Resp>
         Endpoint::Status => content::status(&shared, &parts, &body),
         Endpoint::Chunk => wire::text(StatusCode::INTERNAL_SERVER_ERROR, "unreachable\n"),
     };
-    if lose_answer { lost() } else { Ok(answer) }
+    if lose_answer {
+        lost()
+    } else if gateway_timeout {
+        timed_out()
+    } else {
+        Ok(answer)
+    }
 }
 
 /// The avatar image, a landing text at `/`, and 404 for everything else (recorded, so tests

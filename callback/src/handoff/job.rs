@@ -266,7 +266,7 @@ async fn init(
             Err(e) => e,
         };
         tracing::warn!(error = %e, "inbox init failed");
-        match e.meaning() {
+        match e.creation_meaning() {
             Meaning::RefreshToken if !refreshed => {
                 refreshed = true;
                 *token = refresh_rejected(app, open_id, token).await?;

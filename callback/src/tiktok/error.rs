@@ -110,6 +110,20 @@ impl TikTokError {
         }
     }
 
+    /// What this failure means for a request that creates something at TikTok: the inbox init,
+    /// which makes a draft and takes one of the day's slots. A gateway's own 502 or 504 (no
+    /// TikTok answer in it) says only that TikTok's answer did not come back, not that TikTok
+    /// did nothing, so repeating the request could make a second draft
+    /// (docs/tiktok-contract.md §7). TikTok's own `internal_error` keeps its meaning: it answered.
+    pub fn creation_meaning(&self) -> Meaning {
+        match self {
+            TikTokError::Http {
+                status: 502 | 504, ..
+            } => Meaning::MayHaveHappened,
+            _ => self.meaning(),
+        }
+    }
+
     /// What a refused revoke means. TikTok answers `invalid_request` for an access token it no
     /// longer knows (expired or already revoked) as well as `invalid_grant`, so at this endpoint
     /// both say the grant has ended (docs/tiktok-contract.md §4).
@@ -257,6 +271,24 @@ mod tests {
         for (e, meaning) in cases {
             assert_eq!(e.meaning(), meaning, "{e}");
         }
+    }
+
+    #[test]
+    fn a_gateway_that_gave_up_on_a_creation_may_have_let_it_happen() {
+        let gateway = |status| TikTokError::Http {
+            status,
+            log_id: None,
+        };
+        assert_eq!(gateway(504).creation_meaning(), Meaning::MayHaveHappened);
+        assert_eq!(gateway(502).creation_meaning(), Meaning::MayHaveHappened);
+        // A gateway that refused to forward, and TikTok's own failure, are retried.
+        assert_eq!(gateway(503).creation_meaning(), Meaning::Unreachable);
+        assert_eq!(
+            api(500, "internal_error").creation_meaning(),
+            Meaning::Retry
+        );
+        // Everywhere else (reads, status polls) a 504 is retried as before.
+        assert_eq!(gateway(504).meaning(), Meaning::Unreachable);
     }
 
     #[test]
