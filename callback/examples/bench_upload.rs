@@ -233,7 +233,10 @@ async fn upload_once(
         .header("content-type", "application/x-www-form-urlencoded")
         // Every run after the first sends a video already in the inbox again: a second draft,
         // which the operator confirms on its page; the benchmark confirms up front.
-        .body(format!("asset=bench&csrf={}&confirm=second-draft", svc.csrf))
+        .body(format!(
+            "asset=bench&csrf={}&confirm=second-draft",
+            svc.csrf
+        ))
         .send()
         .await
         .unwrap();
