@@ -41,6 +41,25 @@ fn range(first: u64, len: u64, total: u64) -> String {
     format!("bytes {first}-{}/{total}", first + len - 1)
 }
 
+/// Sends video `a`, lets chunk 0 through and holds chunk 1 at TikTok: returns once TikTok
+/// confirmed chunk 0 and chunk 1 is on the wire, the moment a restart cuts the upload.
+async fn send_and_hold_chunk_1(h: &Harness, op: &(String, String)) -> i64 {
+    h.sim
+        .push_fault(Endpoint::Chunk, Fault::Delay(Duration::ZERO));
+    h.sim
+        .push_fault(Endpoint::Chunk, Fault::Delay(Duration::from_secs(30)));
+    let id = upload_id(&send(h, op, "a").await);
+    until(h, id, "chunk 0 confirmed", |r| r.bytes_sent == 5 * MIB).await;
+    // Counted at TikTok before the restart, or what a test counts afterwards races with it.
+    for _ in 0..200 {
+        if h.sim.calls(Endpoint::Chunk) == 2 {
+            return id;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("chunk 1 never reached TikTok");
+}
+
 #[tokio::test]
 async fn a_restart_mid_upload_continues_from_the_first_unconfirmed_chunk_on_the_same_init() {
     let mut h = harness_with(|_| {}).await;
@@ -49,15 +68,7 @@ async fn a_restart_mid_upload_continues_from_the_first_unconfirmed_chunk_on_the_
     approve(&h, "a").await;
     let op = operator(&h).await;
     // Chunk 0 goes through; chunk 1 hangs at TikTok while the service stops.
-    h.sim
-        .push_fault(Endpoint::Chunk, Fault::Delay(Duration::ZERO));
-    h.sim
-        .push_fault(Endpoint::Chunk, Fault::Delay(Duration::from_secs(30)));
-    let id = upload_id(&send(&h, &op, "a").await);
-    until(&h, id, "chunk 0 confirmed", |r| r.bytes_sent == 5 * MIB).await;
-    while h.sim.calls(Endpoint::Chunk) < 2 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let id = send_and_hold_chunk_1(&h, &op).await;
 
     h.restart().await;
     let r = finished(&h, id, 20).await;
@@ -221,24 +232,7 @@ async fn a_resume_refuses_a_file_changed_while_the_service_was_down() {
     let path = add_asset(&h, "a", "a.mp4", &video(12 * MIB, 36));
     approve(&h, "a").await;
     let op = operator(&h).await;
-    h.sim
-        .push_fault(Endpoint::Chunk, Fault::Delay(Duration::ZERO));
-    h.sim
-        .push_fault(Endpoint::Chunk, Fault::Delay(Duration::from_secs(30)));
-    let id = upload_id(&send(&h, &op, "a").await);
-    until(&h, id, "chunk 0 confirmed", |r| r.bytes_sent == 5 * MIB).await;
-    // Chunk 1 must be held at TikTok before the restart, or the count below races with it.
-    for _ in 0..200 {
-        if h.sim.calls(Endpoint::Chunk) == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert_eq!(
-        h.sim.calls(Endpoint::Chunk),
-        2,
-        "chunk 1 never reached TikTok"
-    );
+    let id = send_and_hold_chunk_1(&h, &op).await;
     // Same size, other bytes: TikTok holds chunk 0 of the old file.
     std::fs::write(&path, video(12 * MIB, 40)).unwrap();
     h.restart().await;
