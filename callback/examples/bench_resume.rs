@@ -32,24 +32,6 @@ struct Outcome {
     secs_after_restart: f64,
 }
 
-async fn send(http: &reqwest::Client, svc: &Service) {
-    let resp = http
-        .post(format!("{}/operator/uploads", svc.base))
-        .header("cookie", format!("__Host-mdz_session={}", svc.cookie))
-        .header("origin", &svc.base)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("asset=bench&csrf={}", svc.csrf))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        resp.status(),
-        303,
-        "upload refused: {:?}",
-        resp.text().await
-    );
-}
-
 async fn run(bin: &Path, file: &Path, resume: bool) -> Outcome {
     let size = std::fs::metadata(file).unwrap().len();
     let sim = Simulator::start(SimOptions::default()).await.unwrap();
@@ -73,7 +55,7 @@ async fn run(bin: &Path, file: &Path, resume: bool) -> Outcome {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    send(&http, &svc).await;
+    svc.press_send(&http).await;
     let received = |sim: &Simulator| sim.uploads().iter().map(|u| u.received_bytes).sum::<u64>();
     let deadline = Instant::now() + Duration::from_secs(600);
     while received(&sim) < size / 2 {
@@ -86,7 +68,7 @@ async fn run(bin: &Path, file: &Path, resume: bool) -> Outcome {
     if !resume {
         // What the operator had to do before: the page says interrupted; send it again.
         tokio::time::sleep(Duration::from_millis(200)).await;
-        send(&http, &svc).await;
+        svc.press_send(&http).await;
     }
     let complete = |sim: &Simulator| sim.uploads().iter().any(|u| u.sha256_hex.is_some());
     while !complete(&sim) {

@@ -226,31 +226,7 @@ async fn upload_once(
 ) -> (f64, f64) {
     lock(sink).client = Span::default();
     let started = Instant::now();
-    let resp = http
-        .post(format!("{}/operator/uploads", svc.base))
-        .header("cookie", format!("__Host-mdz_session={}", svc.cookie))
-        .header("origin", &svc.base)
-        .header("content-type", "application/x-www-form-urlencoded")
-        // Every run after the first sends a video already in the inbox again: a second draft,
-        // which the operator confirms on its page; the benchmark confirms up front.
-        .body(format!(
-            "asset=bench&csrf={}&confirm=second-draft",
-            svc.csrf
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        resp.status(),
-        303,
-        "upload refused: {:?}",
-        resp.text().await
-    );
-    let status_url = format!(
-        "{}{}",
-        svc.base,
-        resp.headers()["location"].to_str().unwrap()
-    );
+    let status_url = format!("{}{}", svc.base, svc.press_send(http).await);
     // Every byte at the sink: end to end (POST with its hash check, init, chunks).
     let end_to_end = loop {
         if lock(sink).client.bytes >= size {

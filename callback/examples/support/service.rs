@@ -34,6 +34,33 @@ pub struct Service {
 }
 
 impl Service {
+    /// Presses the send button for the video `bench` as the operator page posts it, and
+    /// returns the upload page's path from the 303. It confirms the second-draft page up front:
+    /// a benchmark sends the same video again, and a first send ignores the confirmation.
+    pub async fn press_send(&self, http: &reqwest::Client) -> String {
+        let resp = http
+            .post(format!("{}/operator/uploads", self.base))
+            .header("cookie", format!("__Host-mdz_session={}", self.cookie))
+            .header("origin", &self.base)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "asset=bench&csrf={}&confirm=second-draft",
+                self.csrf
+            ))
+            .send()
+            .await
+            .unwrap();
+        let location = resp
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .map(str::to_string);
+        match location {
+            Some(l) if resp.status() == 303 => l,
+            _ => panic!("upload refused: {} {:?}", resp.status(), resp.text().await),
+        }
+    }
+
     pub async fn start(bin: &Path, work: &Path, setup: &Setup<'_>) -> Service {
         let data = work.join("data");
         let _ = std::fs::remove_dir_all(&data);
