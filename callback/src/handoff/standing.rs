@@ -58,9 +58,9 @@ pub fn standing(latest: Option<&UploadRow>) -> Standing {
         UploadState::Posted => format!("Posted from the TikTok app ({at} UTC)."),
         UploadState::Failed => format!("Failed at {at} UTC{because}"),
         UploadState::Interrupted => format!("Interrupted at {at} UTC{because}"),
-        UploadState::Unknown => format!(
-            "Status unknown since {at} UTC: TikTok had not finished processing it, so the draft may still arrive in the TikTok inbox."
-        ),
+        // The record says why (an unanswered init, an unreadable status, ...) and to look in
+        // TikTok first; "not finished processing" would be wrong for an init never answered.
+        UploadState::Unknown => format!("May already be in the TikTok inbox ({at} UTC){because}"),
     };
     Standing {
         text,
@@ -163,6 +163,10 @@ mod tests {
         assert_eq!(
             standing(Some(&row(UploadState::Uploading))).text,
             "Sending to TikTok now (25% sent)."
+        );
+        assert_eq!(
+            standing(Some(&row(UploadState::Unknown))).text,
+            "May already be in the TikTok inbox (2026-05-02 12:03 UTC) because: TikTok said no."
         );
         let mut quiet = row(UploadState::Failed);
         quiet.error_message = None;
